@@ -1,0 +1,264 @@
+//! The typed schema of `toolgate.yaml`. Every section rejects unknown keys.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::units::{ByteSize, Seconds};
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the MCP endpoints listen. Loopback by default.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Upstream MCP servers by name; each is served at `/mcp/<name>`.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerConfig>,
+    /// Credentials, each bound to one server.
+    #[serde(default)]
+    pub grants: Vec<GrantConfig>,
+    /// Policy files by name, relative to the config file's directory.
+    #[serde(default)]
+    pub policies: BTreeMap<String, String>,
+    /// The client-facing HTTP edge.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Downstream session handling.
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    /// The directory relative paths are resolved against (the config
+    /// file's directory). Not read from the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8800".into()
+}
+
+impl Config {
+    /// The listen address, validated at load.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8800)))
+    }
+
+    /// Resolves a path from the file against the config file's directory.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let path = PathBuf::from(p);
+        if path.is_absolute() {
+            path
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// One upstream MCP server: either a `command` (stdio) or a `url` (remote).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// stdio: the program and its arguments.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// stdio: extra environment for the process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// stdio: working directory (relative to the config file).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// stdio: which of the gateway's own environment the process inherits.
+    #[serde(default)]
+    pub inherit_env: InheritEnv,
+    /// stdio: one process per downstream session, or one shared process.
+    #[serde(default)]
+    pub instances: Instances,
+    /// remote: the MCP endpoint URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// remote: Streamable HTTP, legacy HTTP+SSE, or detected.
+    #[serde(default)]
+    pub transport: Transport,
+    /// remote: headers added to every upstream request (credentials).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Which protocol generation to speak upstream.
+    #[serde(default)]
+    pub protocol: ProtocolChoice,
+    /// How long one upstream request may take.
+    #[serde(default = "default_request_timeout")]
+    pub timeout: Seconds,
+    /// How long connecting, spawning and initializing may take.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Seconds,
+    /// Largest single message accepted from the upstream (a stdio line or
+    /// an SSE event).
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: ByteSize,
+}
+
+fn default_request_timeout() -> Seconds {
+    Seconds::from_secs(300)
+}
+
+fn default_connect_timeout() -> Seconds {
+    Seconds::from_secs(30)
+}
+
+fn default_max_message() -> ByteSize {
+    ByteSize(16 << 20)
+}
+
+/// What environment a stdio server inherits from the gateway.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InheritEnv {
+    /// Only `PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`, `TERM`, `LANG`,
+    /// `LC_ALL`, `TMPDIR`, `TZ`: the gateway's own secrets (grant tokens,
+    /// other servers' keys) stay out of the child.
+    #[default]
+    Minimal,
+    /// Everything the gateway has.
+    All,
+    /// Nothing but `env`.
+    None,
+}
+
+/// How stdio processes map to downstream sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Instances {
+    /// A fresh process per downstream session (isolation; the default).
+    #[default]
+    PerSession,
+    /// One long-lived process multiplexed across sessions.
+    Shared,
+}
+
+/// The wire transport of a remote server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Streamable HTTP first; legacy HTTP+SSE if the server refuses it.
+    #[default]
+    Auto,
+    /// Streamable HTTP (2025-03-26 and later).
+    StreamableHttp,
+    /// Legacy HTTP+SSE (2024-11-05): GET an event stream, POST messages.
+    Sse,
+}
+
+/// The protocol generation spoken to an upstream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolChoice {
+    /// Probe: stateless `server/discover` first on HTTP, `initialize` first
+    /// on stdio, falling back to the other.
+    #[default]
+    Auto,
+    /// Always `initialize` and sessions (2025-11-25 and earlier).
+    Sessionful,
+    /// Always stateless requests (2026-07-28).
+    Stateless,
+}
+
+/// A credential bound to one server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    /// A label for logs and audit, e.g. `alice-laptop`.
+    pub name: String,
+    /// The bearer token, usually `${VAR}`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Or the SHA-256 of the token, in hex.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// The one server this grant may reach.
+    pub server: String,
+    /// The policy applied to this grant's calls.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Accept requests without any token as this grant. Off by default;
+    /// meant for loopback-only development and test suites whose clients
+    /// cannot send a header. At most one per server.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// The client-facing HTTP edge.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body (413 above it).
+    pub max_body_bytes: ByteSize,
+    /// Time allowed to read a request's headers.
+    pub header_read_timeout: Seconds,
+    /// Extra `Origin` values accepted (browser clients). Same-host origins
+    /// of the listen address are always accepted; `*` accepts any.
+    pub allowed_origins: Vec<String>,
+    /// Extra `Host` values accepted (DNS-rebinding protection). Loopback
+    /// names are always accepted; `*` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// How replies to requests are sent when the client accepts both.
+    pub response_mode: ResponseMode,
+    /// Interval of SSE keep-alive comments on open streams.
+    pub sse_keep_alive: Seconds,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Seconds,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: ByteSize(4 << 20),
+            header_read_timeout: Seconds::from_secs(10),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            response_mode: ResponseMode::Auto,
+            sse_keep_alive: Seconds::from_secs(15),
+            shutdown_grace: Seconds::from_secs(10),
+        }
+    }
+}
+
+/// How the gateway answers a POSTed request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// JSON when the first upstream message is the response itself; an
+    /// SSE stream as soon as a notification or request comes first.
+    #[default]
+    Auto,
+    /// Always an SSE stream (when the client accepts it).
+    Sse,
+    /// Always JSON; interim messages go to the session's GET stream.
+    Json,
+}
+
+/// Downstream sessions.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused this long is closed (its upstream too).
+    pub idle_timeout: Seconds,
+    /// Most sessions open at once, across all servers.
+    pub max_sessions: usize,
+    /// Bytes of SSE events kept per session for `Last-Event-ID` replay.
+    pub replay_buffer_bytes: ByteSize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout: Seconds::from_secs(30 * 60),
+            max_sessions: 10_000,
+            replay_buffer_bytes: ByteSize(1 << 20),
+        }
+    }
+}

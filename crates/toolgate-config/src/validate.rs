@@ -1,0 +1,173 @@
+//! Cross-field checks, run after expansion.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use crate::schema::{Config, ServerConfig};
+
+type Invalid = (String, String);
+
+fn fail<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, Invalid> {
+    Err((field.into(), message.into()))
+}
+
+pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
+    if config.listen.parse::<SocketAddr>().is_err() {
+        return fail(
+            "listen",
+            format!(
+                "{:?} is not an address:port such as 127.0.0.1:8800",
+                config.listen
+            ),
+        );
+    }
+    if config.servers.is_empty() {
+        return fail("servers", "at least one server is required");
+    }
+    for (name, server) in &config.servers {
+        validate_server(name, server)?;
+    }
+    validate_grants(config)?;
+    for (name, path) in &config.policies {
+        if path.is_empty() {
+            return fail(format!("policies.{name}"), "empty path");
+        }
+    }
+    Ok(())
+}
+
+/// A server name is a URL path segment: keep it unambiguous.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+fn validate_server(name: &str, s: &ServerConfig) -> Result<(), Invalid> {
+    let p = format!("servers.{name}");
+    if !valid_name(name) {
+        return fail(
+            &p,
+            "a server name may use letters, digits, '-', '_' and '.' (at most 64)",
+        );
+    }
+    match (&s.command, &s.url) {
+        (Some(_), Some(_)) => fail(
+            &p,
+            "set either `command` (stdio) or `url` (remote), not both",
+        ),
+        (None, None) => fail(&p, "set `command` (stdio) or `url` (remote)"),
+        (Some(cmd), None) => {
+            if cmd.first().is_none_or(String::is_empty) {
+                return fail(format!("{p}.command"), "the command must name a program");
+            }
+            if !s.headers.is_empty() {
+                return fail(
+                    format!("{p}.headers"),
+                    "`headers` apply to `url` servers only",
+                );
+            }
+            Ok(())
+        }
+        (None, Some(url)) => {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok {
+                return fail(
+                    format!("{p}.url"),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                );
+            }
+            let stdio_only = [("env", !s.env.is_empty()), ("cwd", s.cwd.is_some())];
+            for (field, set) in stdio_only {
+                if set {
+                    return fail(
+                        format!("{p}.{field}"),
+                        format!("`{field}` applies to `command` servers only"),
+                    );
+                }
+            }
+            for header in s.headers.keys() {
+                if header.eq_ignore_ascii_case("mcp-session-id") {
+                    return fail(
+                        format!("{p}.headers.{header}"),
+                        "the gateway manages this header",
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn validate_grants(config: &Config) -> Result<(), Invalid> {
+    let mut names = BTreeSet::new();
+    let mut tokens = BTreeSet::new();
+    let mut anonymous = BTreeSet::new();
+    for (i, g) in config.grants.iter().enumerate() {
+        let p = format!("grants[{i}]");
+        if g.name.is_empty() {
+            return fail(format!("{p}.name"), "a grant needs a name");
+        }
+        if !names.insert(g.name.as_str()) {
+            return fail(
+                format!("{p}.name"),
+                format!("duplicate grant name {:?}", g.name),
+            );
+        }
+        if !config.servers.contains_key(&g.server) {
+            return fail(
+                format!("{p}.server"),
+                format!("no server named {:?}", g.server),
+            );
+        }
+        if let Some(policy) = &g.policy {
+            if !config.policies.contains_key(policy) {
+                return fail(
+                    format!("{p}.policy"),
+                    format!("no policy named {policy:?} under `policies`"),
+                );
+            }
+        }
+        if g.anonymous {
+            if g.token.is_some() || g.token_sha256.is_some() {
+                return fail(&p, "an anonymous grant has no token");
+            }
+            if !anonymous.insert(g.server.as_str()) {
+                return fail(
+                    &p,
+                    format!("server {:?} already has an anonymous grant", g.server),
+                );
+            }
+            continue;
+        }
+        let hash = match (&g.token, &g.token_sha256) {
+            (Some(_), Some(_)) => return fail(&p, "set `token` or `token_sha256`, not both"),
+            (None, None) => return fail(&p, "set `token` or `token_sha256`"),
+            (Some(t), None) => {
+                if t.len() < 16 {
+                    return fail(
+                        format!("{p}.token"),
+                        "a token must be at least 16 characters",
+                    );
+                }
+                t.clone()
+            }
+            (None, Some(h)) => {
+                let ok = h.len() == 64 && hex::decode(h).is_ok();
+                if !ok {
+                    return fail(
+                        format!("{p}.token_sha256"),
+                        "expected 64 hex digits (a SHA-256)",
+                    );
+                }
+                h.to_ascii_lowercase()
+            }
+        };
+        if !tokens.insert(hash) {
+            return fail(&p, "two grants share one token");
+        }
+    }
+    Ok(())
+}

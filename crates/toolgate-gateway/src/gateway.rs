@@ -1,0 +1,101 @@
+//! The gateway's shared state: servers, grants, sessions, pipeline.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use toolgate_config::Config;
+
+use crate::pipeline::Pipeline;
+use crate::runtime::ServerRuntime;
+use crate::server::auth::GrantTable;
+use crate::server::edge::EdgePolicy;
+use crate::session::SessionTable;
+use crate::upstream::HttpClient;
+
+/// Longest pause between probes of an upstream that is not ready.
+const MAX_PROBE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Everything a request handler needs.
+pub struct Gateway {
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+    /// Upstream servers by name.
+    pub servers: BTreeMap<String, Arc<ServerRuntime>>,
+    /// Credentials.
+    pub grants: GrantTable,
+    /// Open sessions.
+    pub sessions: Arc<SessionTable>,
+    /// The request pipeline.
+    pub pipeline: Arc<Pipeline>,
+    pub(crate) edge: EdgePolicy,
+}
+
+impl Gateway {
+    /// Builds the gateway; nothing is started or connected yet.
+    pub fn new(config: Config, pipeline: Pipeline) -> Arc<Gateway> {
+        let pipeline = Arc::new(pipeline);
+        let client = HttpClient::new(Duration::from_secs(10));
+        let servers = config
+            .servers
+            .iter()
+            .map(|(name, cfg)| {
+                let cwd = cfg.cwd.as_deref().map(|c| config.resolve_path(c));
+                (
+                    name.clone(),
+                    Arc::new(ServerRuntime::new(name, cfg, cwd, client.clone())),
+                )
+            })
+            .collect();
+        let edge = EdgePolicy::new(
+            config.listen_addr(),
+            &config.http.allowed_hosts,
+            &config.http.allowed_origins,
+        );
+        let sessions = SessionTable::new(config.sessions.max_sessions, pipeline.clone());
+        Arc::new(Gateway {
+            grants: GrantTable::from_config(&config.grants),
+            config: Arc::new(config),
+            servers,
+            sessions,
+            pipeline,
+            edge,
+        })
+    }
+
+    /// A server by name.
+    pub fn server(&self, name: &str) -> Option<&Arc<ServerRuntime>> {
+        self.servers.get(name)
+    }
+
+    /// Probes every upstream in the background, retrying with backoff until
+    /// each is ready, and starts the session reaper.
+    pub fn start_background(self: &Arc<Self>) {
+        for server in self.servers.values() {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let mut backoff = Duration::from_millis(500);
+                while let Err(e) = server.probe().await {
+                    tracing::warn!(server = %server.name, error = %e, retry_in = ?backoff, "upstream not ready");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_PROBE_BACKOFF);
+                }
+            });
+        }
+        self.sessions
+            .spawn_reaper(self.config.sessions.idle_timeout.0);
+    }
+
+    /// True when every upstream has been probed successfully.
+    pub fn all_ready(&self) -> bool {
+        self.servers.values().all(|s| s.health().ready)
+    }
+
+    /// Ends every session and stops shared upstream connections.
+    pub async fn shutdown(&self) {
+        self.sessions.close_all().await;
+        for server in self.servers.values() {
+            server.shutdown().await;
+        }
+    }
+}

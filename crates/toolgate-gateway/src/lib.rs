@@ -1,0 +1,14 @@
+//! toolgate's data path: downstream sessions, upstream transports and the
+//! request pipeline.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod gateway;
+pub mod pipeline;
+pub mod runtime;
+pub mod server;
+pub mod session;
+pub mod upstream;
+
+pub use gateway::Gateway;
+pub mod stdio_front;

@@ -1,0 +1,201 @@
+//! Errors at the HTTP edge and their one mapping to an HTTP status and a
+//! JSON-RPC error. The mapping is an exhaustive `match`: a new variant does
+//! not compile until it says how it is answered.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use toolgate_mcp::{ErrorObject, Id, Message, ProtocolVersion, codes};
+
+use super::edge::EdgeRefusal;
+
+/// Why the edge refused a request before it reached a session.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// `Host` or `Origin` not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No or unknown bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// The grant belongs to another server.
+    #[error("this grant is not valid for server {0:?}")]
+    WrongServer(String),
+    /// No such server.
+    #[error("no MCP server named {0:?}")]
+    UnknownServer(String),
+    /// The HTTP method is not served here.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The client accepts neither JSON nor SSE.
+    #[error("the Accept header must allow application/json or text/event-stream")]
+    NotAcceptable,
+    /// The body is not declared as JSON.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// The body exceeds the limit.
+    #[error("request body exceeds {0} bytes")]
+    BodyTooLarge(usize),
+    /// The body could not be read (client went away, too slow).
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
+    /// The body is not JSON.
+    #[error("Parse error: {0}")]
+    Parse(String),
+    /// The JSON is not a valid JSON-RPC message.
+    #[error("Invalid Request: {reason}")]
+    InvalidRequest {
+        /// What is wrong.
+        reason: String,
+        /// The message id, when readable.
+        id: Option<Id>,
+    },
+    /// A batch where the protocol revision forbids batches.
+    #[error("Invalid Request: JSON-RPC batches are not allowed in protocol revision {0}")]
+    BatchNotAllowed(ProtocolVersion),
+    /// A request without `Mcp-Session-Id` that is not `initialize` or stateless.
+    #[error("Bad Request: Mcp-Session-Id header is required")]
+    SessionRequired,
+    /// The session does not exist (or ended, or belongs to another grant).
+    #[error("Session not found")]
+    SessionNotFound,
+    /// An unknown `MCP-Protocol-Version` on a sessionful request.
+    #[error("Bad Request: unsupported MCP-Protocol-Version {0:?}")]
+    BadProtocolHeader(String),
+    /// 2026-07-28: headers and body disagree, or a required header is missing.
+    #[error("Header mismatch: {0}")]
+    HeaderMismatch(String),
+    /// 2026-07-28: `_meta` missing or unsupported version.
+    #[error("{}", .0.message)]
+    StatelessMeta(ErrorObject),
+    /// A second standalone GET stream on one session.
+    #[error("Conflict: only one standalone SSE stream is allowed per session")]
+    StreamConflict,
+}
+
+impl From<EdgeRefusal> for EdgeError {
+    fn from(r: EdgeRefusal) -> Self {
+        match r {
+            EdgeRefusal::Host(h) => {
+                EdgeError::Forbidden(format!("Forbidden: Host {h:?} is not allowed"))
+            }
+            EdgeRefusal::Origin(o) => {
+                EdgeError::Forbidden(format!("Forbidden: Origin {o:?} is not allowed"))
+            }
+        }
+    }
+}
+
+impl EdgeError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EdgeError::Forbidden(_) | EdgeError::WrongServer(_) => StatusCode::FORBIDDEN,
+            EdgeError::Unauthorized => StatusCode::UNAUTHORIZED,
+            EdgeError::UnknownServer(_) | EdgeError::SessionNotFound => StatusCode::NOT_FOUND,
+            EdgeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            EdgeError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            EdgeError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::StreamConflict => StatusCode::CONFLICT,
+            EdgeError::BodyRead(_)
+            | EdgeError::Parse(_)
+            | EdgeError::InvalidRequest { .. }
+            | EdgeError::BatchNotAllowed(_)
+            | EdgeError::SessionRequired
+            | EdgeError::BadProtocolHeader(_)
+            | EdgeError::HeaderMismatch(_)
+            | EdgeError::StatelessMeta(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON-RPC error in the body.
+    pub fn rpc(&self) -> (Option<Id>, ErrorObject) {
+        let code = match self {
+            EdgeError::Parse(_) => codes::PARSE_ERROR,
+            EdgeError::InvalidRequest { .. }
+            | EdgeError::BatchNotAllowed(_)
+            | EdgeError::BodyTooLarge(_) => codes::INVALID_REQUEST,
+            EdgeError::SessionNotFound => codes::SESSION_NOT_FOUND,
+            EdgeError::HeaderMismatch(_) => codes::HEADER_MISMATCH,
+            EdgeError::StatelessMeta(e) => e.code,
+            EdgeError::Forbidden(_)
+            | EdgeError::Unauthorized
+            | EdgeError::WrongServer(_)
+            | EdgeError::UnknownServer(_)
+            | EdgeError::MethodNotAllowed
+            | EdgeError::NotAcceptable
+            | EdgeError::UnsupportedMediaType
+            | EdgeError::BodyRead(_)
+            | EdgeError::SessionRequired
+            | EdgeError::BadProtocolHeader(_)
+            | EdgeError::StreamConflict => codes::SERVER_ERROR,
+        };
+        let id = match self {
+            EdgeError::InvalidRequest { id, .. } => id.clone(),
+            _ => None,
+        };
+        let err = match self {
+            EdgeError::StatelessMeta(e) => e.clone(),
+            other => ErrorObject::new(code, other.to_string()),
+        };
+        (id, err)
+    }
+
+    /// A stable label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EdgeError::Forbidden(_) => "forbidden",
+            EdgeError::Unauthorized => "unauthorized",
+            EdgeError::WrongServer(_) => "wrong_server",
+            EdgeError::UnknownServer(_) => "unknown_server",
+            EdgeError::MethodNotAllowed => "method_not_allowed",
+            EdgeError::NotAcceptable => "not_acceptable",
+            EdgeError::UnsupportedMediaType => "unsupported_media_type",
+            EdgeError::BodyTooLarge(_) => "body_too_large",
+            EdgeError::BodyRead(_) => "body_read",
+            EdgeError::Parse(_) => "parse_error",
+            EdgeError::InvalidRequest { .. } => "invalid_request",
+            EdgeError::BatchNotAllowed(_) => "batch_not_allowed",
+            EdgeError::SessionRequired => "session_required",
+            EdgeError::SessionNotFound => "session_not_found",
+            EdgeError::BadProtocolHeader(_) => "bad_protocol_header",
+            EdgeError::HeaderMismatch(_) => "header_mismatch",
+            EdgeError::StatelessMeta(_) => "stateless_meta",
+            EdgeError::StreamConflict => "stream_conflict",
+        }
+    }
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        tracing::debug!(
+            status = status.as_u16(),
+            error = self.label(),
+            "request refused at the edge: {self}"
+        );
+        let (id, err) = self.rpc();
+        let body = Message::error(id, &err).to_bytes();
+        let mut resp = Response::new(Body::from(body));
+        *resp.status_mut() = status;
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match self {
+            EdgeError::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"toolgate\""),
+                );
+            }
+            EdgeError::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

@@ -1,0 +1,369 @@
+//! `POST /mcp/<server>`: decode and authenticate, then hand the messages to
+//! a session (sessionful clients) or to the stateless path, and reply with
+//! JSON or an SSE stream.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use toolgate_config::ResponseMode;
+use toolgate_mcp::{Kind, Message, Payload, ProtocolVersion, codes, headers as mcp_headers};
+
+use super::error::EdgeError;
+use super::reply::{self, Accepts, SseOptions};
+use super::stateless_headers;
+use crate::gateway::Gateway;
+use crate::pipeline::Principal;
+use crate::runtime::ServerRuntime;
+use crate::session::{self, Mode, OutStream, Session, Sink};
+
+/// The POST handler.
+pub(crate) async fn post(
+    State(gw): State<Arc<Gateway>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&gw, &server, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Checks shared by every method: `Host`/`Origin`, the server, the grant.
+pub(crate) fn admit_edge(
+    gw: &Gateway,
+    server: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<ServerRuntime>, Arc<Principal>), EdgeError> {
+    gw.edge.check(headers)?;
+    let runtime = gw
+        .server(server)
+        .ok_or_else(|| EdgeError::UnknownServer(server.to_owned()))?
+        .clone();
+    let principal = gw
+        .grants
+        .authenticate_headers(headers, server)
+        .ok_or(EdgeError::Unauthorized)?;
+    if &*principal.server != server {
+        return Err(EdgeError::WrongServer(server.to_owned()));
+    }
+    Ok((runtime, principal))
+}
+
+async fn handle(
+    gw: &Arc<Gateway>,
+    server: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, EdgeError> {
+    let (runtime, principal) = admit_edge(gw, server, headers)?;
+    let accepts = Accepts::from_headers(headers);
+    if !accepts.json && !accepts.sse {
+        return Err(EdgeError::NotAcceptable);
+    }
+    check_content_type(headers)?;
+    let bytes = read_body(body, gw.config.http.max_body_bytes.0).await?;
+    let payload = Payload::parse(&bytes).map_err(|e| EdgeError::Parse(e.to_string()))?;
+    if let Some(sid) = headers.get(mcp_headers::SESSION_ID) {
+        let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;
+        let session = gw
+            .sessions
+            .get(sid, &principal)
+            .ok_or(EdgeError::SessionNotFound)?;
+        check_protocol_header(headers)?;
+        return on_session(gw, &session, payload, accepts).await;
+    }
+    let stateless = stateless_headers::is_stateless(headers, &payload);
+    match payload {
+        Payload::Single(Ok(msg))
+            if msg.kind() == Kind::Request && msg.method() == Some("initialize") && !stateless =>
+        {
+            initialize(gw, runtime, principal, msg, accepts).await
+        }
+        Payload::Single(Ok(msg)) if stateless => {
+            on_stateless(gw, runtime, principal, headers, msg, accepts).await
+        }
+        Payload::Single(Err(e)) => Err(EdgeError::InvalidRequest {
+            reason: e.reason,
+            id: e.id,
+        }),
+        Payload::Batch(_) if stateless => {
+            Err(EdgeError::BatchNotAllowed(ProtocolVersion::V2026_07_28))
+        }
+        Payload::Single(Ok(_)) | Payload::Batch(_) => Err(EdgeError::SessionRequired),
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), EdgeError> {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => Ok(()),
+        Some(ct)
+            if ct
+                .split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(EdgeError::UnsupportedMediaType),
+    }
+}
+
+/// A sessionful request's `MCP-Protocol-Version`, when present, must be a
+/// revision the gateway knows. It need not equal the negotiated one: some
+/// clients (the conformance suite) send 2025-03-26 regardless.
+fn check_protocol_header(headers: &HeaderMap) -> Result<(), EdgeError> {
+    match headers.get(mcp_headers::PROTOCOL_VERSION) {
+        None => Ok(()),
+        Some(v) => {
+            let v = v.to_str().unwrap_or("");
+            match ProtocolVersion::parse(v) {
+                Some(p) if !p.is_stateless() => Ok(()),
+                _ => Err(EdgeError::BadProtocolHeader(v.to_owned())),
+            }
+        }
+    }
+}
+
+/// Reads the body, refusing more than `limit` bytes.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, EdgeError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(EdgeError::BodyTooLarge(limit)),
+        Err(e) => Err(EdgeError::BodyRead(e.to_string())),
+    }
+}
+
+async fn initialize(
+    gw: &Arc<Gateway>,
+    runtime: Arc<ServerRuntime>,
+    principal: Arc<Principal>,
+    msg: Message,
+    accepts: Accepts,
+) -> Result<Response, EdgeError> {
+    let (session, response) = match gw.sessions.create(runtime, principal, &msg).await {
+        Ok(x) => x,
+        Err(answer) => return Ok(reply::json(StatusCode::OK, Bytes::from(answer.to_bytes()))),
+    };
+    session.start_pump();
+    let body = Bytes::from(response.to_bytes());
+    let mut resp = if accepts.json {
+        reply::json(StatusCode::OK, body)
+    } else {
+        let stream = OutStream::new(session.streams.next_id(), Mode::Stream, Some(1), 0, None);
+        stream.finalize(response);
+        let (replay, live) = stream.attach(None, true);
+        reply::sse(&stream, replay, live, sse_options(gw, Some(&session)), None)
+    };
+    if let Ok(v) = HeaderValue::from_str(&session.id) {
+        resp.headers_mut().insert(mcp_headers::SESSION_ID, v);
+    }
+    Ok(resp)
+}
+
+async fn on_session(
+    gw: &Arc<Gateway>,
+    session: &Arc<Session>,
+    payload: Payload,
+    accepts: Accepts,
+) -> Result<Response, EdgeError> {
+    let (messages, batch) = match payload {
+        Payload::Single(Ok(m)) => (vec![Ok(m)], false),
+        Payload::Single(Err(e)) => {
+            return Err(EdgeError::InvalidRequest {
+                reason: e.reason,
+                id: e.id,
+            });
+        }
+        Payload::Batch(items) => {
+            if !session.protocol.allows_batch() {
+                return Err(EdgeError::BatchNotAllowed(session.protocol));
+            }
+            if items.is_empty() {
+                return Err(EdgeError::InvalidRequest {
+                    reason: "empty batch".into(),
+                    id: None,
+                });
+            }
+            (items, true)
+        }
+    };
+    // Invalid batch elements are answered in the batch reply, each with its
+    // own error; a notification is never answered.
+    let answers = messages
+        .iter()
+        .filter(|m| m.as_ref().map_or(true, |m| m.kind() == Kind::Request))
+        .count();
+    if answers == 0 {
+        for m in messages.into_iter().flatten() {
+            session.handle(m, Arc::new(Discard));
+        }
+        return Ok(reply::accepted());
+    }
+    let mode = choose_mode(gw.config.http.response_mode, accepts, batch);
+    let fallback = session.standalone();
+    let stream = OutStream::new(
+        session.streams.next_id(),
+        mode.initial(),
+        Some(answers),
+        gw.config.sessions.replay_buffer_bytes.0,
+        fallback,
+    );
+    if mode.initial() == Mode::Stream {
+        session.streams.remember(stream.clone());
+    }
+    let watch = stream.watch();
+    for m in messages {
+        match m {
+            Ok(m) if batch && m.method() == Some("initialize") => stream.finalize(Message::error(
+                m.id().cloned(),
+                &toolgate_mcp::ErrorObject::new(
+                    codes::INVALID_REQUEST,
+                    "initialize cannot be part of a batch",
+                ),
+            )),
+            Ok(m) => session.handle(m, stream.clone()),
+            Err(e) => stream.finalize(Message::error(
+                e.id,
+                &toolgate_mcp::ErrorObject::new(codes::INVALID_REQUEST, e.reason),
+            )),
+        }
+    }
+    Ok(finish_reply(
+        gw,
+        &stream,
+        mode,
+        batch,
+        sse_options(gw, Some(session)),
+        watch,
+        false,
+    )
+    .await)
+}
+
+async fn on_stateless(
+    gw: &Arc<Gateway>,
+    runtime: Arc<ServerRuntime>,
+    principal: Arc<Principal>,
+    headers: &HeaderMap,
+    msg: Message,
+    accepts: Accepts,
+) -> Result<Response, EdgeError> {
+    stateless_headers::check(headers, &msg)?;
+    if msg.kind() == Kind::Request {
+        session::check_meta(&msg).map_err(EdgeError::StatelessMeta)?;
+    } else {
+        return Ok(reply::accepted());
+    }
+    let mode = choose_mode(gw.config.http.response_mode, accepts, false);
+    let stream = OutStream::new(0, mode.initial(), Some(1), usize::MAX, None);
+    let watch = stream.watch();
+    let params = stateless_headers::param_headers(headers);
+    session::handle_stateless(
+        runtime,
+        principal,
+        gw.pipeline.clone(),
+        msg,
+        params,
+        stream.clone(),
+    )
+    .await;
+    let opts = sse_options(gw, None);
+    Ok(finish_reply(gw, &stream, mode, false, opts, watch, true).await)
+}
+
+/// How the reply to a POST is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplyMode {
+    Json,
+    Sse,
+    /// JSON if the response comes first, SSE otherwise.
+    Auto,
+}
+
+impl ReplyMode {
+    fn initial(self) -> Mode {
+        match self {
+            ReplyMode::Json => Mode::Buffer,
+            ReplyMode::Sse | ReplyMode::Auto => Mode::Stream,
+        }
+    }
+}
+
+fn choose_mode(configured: ResponseMode, accepts: Accepts, batch: bool) -> ReplyMode {
+    match (accepts.json, accepts.sse) {
+        (true, false) => ReplyMode::Json,
+        (false, _) => ReplyMode::Sse,
+        (true, true) if batch => ReplyMode::Sse,
+        (true, true) => match configured {
+            ResponseMode::Auto => ReplyMode::Auto,
+            ResponseMode::Sse => ReplyMode::Sse,
+            ResponseMode::Json => ReplyMode::Json,
+        },
+    }
+}
+
+fn sse_options(gw: &Gateway, session: Option<&Arc<Session>>) -> SseOptions {
+    let resumable = session.is_some_and(|s| s.protocol >= ProtocolVersion::V2025_03_26);
+    SseOptions {
+        event_ids: resumable,
+        prime: session.is_some_and(|s| s.protocol.primes_sse()),
+        keep_alive: gw.config.http.sse_keep_alive.0,
+    }
+}
+
+async fn finish_reply(
+    gw: &Gateway,
+    stream: &Arc<OutStream>,
+    mode: ReplyMode,
+    batch: bool,
+    opts: SseOptions,
+    watch: crate::session::stream::Watch,
+    stateless: bool,
+) -> Response {
+    let json = match mode {
+        ReplyMode::Json => true,
+        ReplyMode::Sse => false,
+        ReplyMode::Auto => {
+            let sole = stream.first_is_sole_response().await;
+            if sole {
+                stream.into_buffer();
+            }
+            sole
+        }
+    };
+    if json {
+        let finals = stream.responses().await;
+        drop(watch);
+        let body = if batch {
+            reply::json_array(&finals)
+        } else {
+            finals.into_iter().next().unwrap_or_default()
+        };
+        let status = if stateless {
+            stateless_headers::status_for(&body)
+        } else {
+            StatusCode::OK
+        };
+        return reply::json(status, body);
+    }
+    let _ = gw;
+    let (replay, live) = stream.attach(None, true);
+    reply::sse(stream, replay, live, opts, Some(watch))
+}
+
+/// A sink for messages that expect no answer.
+struct Discard;
+
+impl Sink for Discard {
+    fn interim(&self, _msg: Message) {}
+    fn finalize(&self, _msg: Message) {}
+}

@@ -1,0 +1,331 @@
+//! The forward phase: send an admitted request upstream and relay what comes
+//! back, mapping ids, honouring cancellation and timeouts, and bridging
+//! protocol generations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use http::HeaderMap;
+use tokio::sync::oneshot;
+use toolgate_mcp::{ErrorObject, Id, Message, ProtocolVersion, RawObject, codes};
+
+use super::{Pending, Session, Sink, bridge};
+use crate::pipeline::{Admission, CallContext, Pipeline, Principal, Ticket, UpstreamOutcome};
+use crate::runtime::ServerRuntime;
+use crate::upstream::exchange::Step;
+use crate::upstream::{Exchange, Generation, Inbound, UpstreamConn, UpstreamError};
+
+/// Where a request comes from: a session, or a stateless client.
+#[derive(Clone)]
+pub enum Env {
+    /// A sessionful client.
+    Session(Arc<Session>),
+    /// A stateless (2026-07-28) client.
+    Stateless(Arc<StatelessEnv>),
+}
+
+/// What a stateless request carries besides its message.
+pub struct StatelessEnv {
+    /// The upstream server.
+    pub server: Arc<ServerRuntime>,
+    /// The caller.
+    pub principal: Arc<Principal>,
+    /// The server's shared connection.
+    pub conn: Arc<UpstreamConn>,
+    /// The upstream's generation.
+    pub upstream: Generation,
+    /// The pipeline.
+    pub pipeline: Arc<Pipeline>,
+    /// `Mcp-Param-*` headers to pass to a stateless upstream.
+    pub param_headers: HeaderMap,
+}
+
+impl Env {
+    fn pipeline(&self) -> &Arc<Pipeline> {
+        match self {
+            Env::Session(s) => &s.pipeline,
+            Env::Stateless(s) => &s.pipeline,
+        }
+    }
+
+    fn server(&self) -> &Arc<ServerRuntime> {
+        match self {
+            Env::Session(s) => &s.server,
+            Env::Stateless(s) => &s.server,
+        }
+    }
+
+    fn conn(&self) -> &Arc<UpstreamConn> {
+        match self {
+            Env::Session(s) => &s.conn,
+            Env::Stateless(s) => &s.conn,
+        }
+    }
+
+    fn client_protocol(&self) -> ProtocolVersion {
+        match self {
+            Env::Session(s) => s.protocol,
+            Env::Stateless(_) => ProtocolVersion::V2026_07_28,
+        }
+    }
+
+    fn call_context(&self, msg: &Message) -> Result<CallContext, String> {
+        let (target, arguments) = CallContext::target_of(msg)?;
+        let pipeline = self.pipeline();
+        let (principal, session) = match self {
+            Env::Session(s) => (s.principal.clone(), Some(s.id.clone())),
+            Env::Stateless(s) => (s.principal.clone(), None),
+        };
+        Ok(CallContext {
+            id: pipeline.next_request_id(),
+            server: self.server().name.clone(),
+            principal,
+            session,
+            protocol: self.client_protocol(),
+            method: msg.method().unwrap_or_default().to_owned(),
+            target,
+            arguments,
+            received: pipeline.clock.now(),
+            started: tokio::time::Instant::now(),
+        })
+    }
+
+    async fn send(&self, msg: Message) -> Result<Exchange, UpstreamError> {
+        match (self, &**self.conn()) {
+            (Env::Stateless(s), UpstreamConn::Http(h)) => {
+                h.request_with(msg, s.param_headers.clone())
+            }
+            (_, conn) => conn.request(msg).await,
+        }
+    }
+
+    fn relay_server_request(&self, req: Message, sink: &Arc<dyn Sink>) {
+        match self {
+            Env::Session(s) => {
+                let upstream_id = req.id().cloned();
+                match upstream_id {
+                    Some(id) => sink.interim(s.map_server_request(req, Pending::Upstream(id))),
+                    None => tracing::debug!("server request without id; dropped"),
+                }
+            }
+            Env::Stateless(s) => {
+                // 2026-07-28 clients take no server→client requests, and the
+                // gateway declared no client capabilities upstream.
+                let conn = s.conn.clone();
+                let err = ErrorObject::new(
+                    codes::METHOD_NOT_FOUND,
+                    "the client cannot take server requests (stateless protocol)",
+                );
+                let reply = Message::error(req.id().cloned(), &err);
+                tokio::spawn(async move {
+                    let _ = conn.respond(reply).await;
+                });
+            }
+        }
+    }
+
+    fn on_upstream_error(&self, err: &UpstreamError) {
+        let fatal = matches!(
+            err,
+            UpstreamError::Exited(_) | UpstreamError::SessionExpired | UpstreamError::Closed
+        );
+        if let (Env::Session(s), true) = (self, fatal) {
+            if !s.shared_conn {
+                let s = s.clone();
+                let why = err.to_string();
+                tokio::spawn(async move {
+                    s.terminate(&why).await;
+                });
+            }
+        }
+    }
+
+    /// A stateless client that goes away cancels its request; a sessionful
+    /// client's dropped connection does not (it may resume the stream).
+    fn cancel_on_disconnect(&self) -> bool {
+        matches!(self, Env::Stateless(_))
+    }
+}
+
+/// Runs one request through the pipeline and the upstream; the answer goes
+/// to `sink`.
+pub(crate) async fn forward(env: Env, msg: Message, sink: Arc<dyn Sink>) {
+    let Some(client_id) = msg.id().cloned() else {
+        return;
+    };
+    let ctx = match env.call_context(&msg) {
+        Ok(ctx) => ctx,
+        Err(reason) => {
+            sink.finalize(Message::error(
+                Some(client_id),
+                &ErrorObject::new(codes::INVALID_PARAMS, reason),
+            ));
+            return;
+        }
+    };
+    let mut ticket = match env.pipeline().admit(ctx, &msg).await {
+        Admission::Answer(answer) => {
+            sink.finalize(answer);
+            return;
+        }
+        Admission::Forward(t) => t,
+    };
+    if let Some(answer) = bridge::answer_stateless_locally(&env, &msg) {
+        sink.finalize(answer);
+        ticket.finish(UpstreamOutcome::NotForwarded).await;
+        return;
+    }
+    let msg = bridge::prepare(&env, msg);
+    let cancel = match &env {
+        Env::Session(s) => Some(s.register_inflight(&client_id)),
+        Env::Stateless(_) => None,
+    };
+    ticket.forwarding();
+    let outcome = drive(&env, msg, &sink, &mut ticket, cancel).await;
+    if let Env::Session(s) = &env {
+        s.unregister_inflight(&client_id);
+    }
+    ticket.finish(outcome).await;
+}
+
+async fn drive(
+    env: &Env,
+    msg: Message,
+    sink: &Arc<dyn Sink>,
+    ticket: &mut Ticket,
+    cancel: Option<oneshot::Receiver<String>>,
+) -> UpstreamOutcome {
+    let client_id = msg.id().cloned();
+    let long_lived = msg.method() == Some("subscriptions/listen");
+    let timeout = env.server().request_timeout();
+    let mut deadline: BoxFuture<'static, ()> = if long_lived {
+        Box::pin(std::future::pending())
+    } else {
+        Box::pin(tokio::time::sleep(timeout))
+    };
+    let mut cancel = async move {
+        match cancel {
+            Some(rx) => rx.await.ok(),
+            None => None,
+        }
+    }
+    .boxed();
+    let mut cancel_done = false;
+    let gone = wait_gone(sink.clone(), env.cancel_on_disconnect());
+    tokio::pin!(gone);
+    let mut exchange = match env.send(msg.clone()).await {
+        Ok(x) => x,
+        Err(e) => return fail(env, sink, client_id, &e),
+    };
+    let mut rounds = 0;
+    loop {
+        tokio::select! {
+            step = exchange.next() => match step {
+                Some(Step::Event(Inbound::Notification(n))) => sink.interim(n),
+                Some(Step::Event(Inbound::Request(r))) => env.relay_server_request(r, sink),
+                Some(Step::Response(Ok(resp))) => {
+                    if let (Env::Session(s), true) = (env, bridge::is_input_required(&resp)) {
+                        rounds += 1;
+                        match bridge::fulfil_input(s, &msg, &resp, sink, timeout, rounds).await {
+                            Ok(retry) => match env.send(retry).await {
+                                Ok(x) => { exchange = x; continue; }
+                                Err(e) => return fail(env, sink, client_id, &e),
+                            },
+                            Err(answer) => { sink.finalize(answer); return UpstreamOutcome::Failed("input_required"); }
+                        }
+                    }
+                    return finish(env, sink, ticket, resp);
+                }
+                Some(Step::Response(Err(e))) => return fail(env, sink, client_id, &e),
+                None => return fail(env, sink, client_id, &UpstreamError::Closed),
+            },
+            reason = &mut cancel, if !cancel_done => {
+                cancel_done = true;
+                if let Some(reason) = reason {
+                    exchange.cancel(Some(&reason));
+                    return UpstreamOutcome::Cancelled;
+                }
+            }
+            () = &mut gone => {
+                exchange.cancel(Some("the client closed the stream"));
+                return UpstreamOutcome::Cancelled;
+            }
+            () = &mut deadline => {
+                exchange.cancel(Some("timed out at the gateway"));
+                let err = UpstreamError::Timeout(timeout);
+                sink.finalize(error_response(client_id, &err));
+                return UpstreamOutcome::Timeout;
+            }
+        }
+    }
+}
+
+async fn wait_gone(sink: Arc<dyn Sink>, enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    sink.closed().await;
+}
+
+fn finish(env: &Env, sink: &Arc<dyn Sink>, ticket: &mut Ticket, resp: Message) -> UpstreamOutcome {
+    let mut resp = bridge::adapt_response(env, resp, &ticket.ctx().method);
+    ticket.filter_response(&mut resp);
+    let outcome = classify(&resp, &ticket.ctx().method);
+    sink.finalize(resp);
+    outcome
+}
+
+fn fail(
+    env: &Env,
+    sink: &Arc<dyn Sink>,
+    client_id: Option<Id>,
+    err: &UpstreamError,
+) -> UpstreamOutcome {
+    sink.finalize(error_response(client_id, err));
+    env.on_upstream_error(err);
+    match err {
+        UpstreamError::Timeout(_) => UpstreamOutcome::Timeout,
+        other => UpstreamOutcome::Failed(other.label()),
+    }
+}
+
+/// The JSON-RPC error a client gets when the upstream failed.
+pub(crate) fn error_response(id: Option<Id>, err: &UpstreamError) -> Message {
+    let code = match err {
+        UpstreamError::Timeout(_) => codes::REQUEST_TIMEOUT,
+        UpstreamError::Spawn { .. }
+        | UpstreamError::Exited(_)
+        | UpstreamError::Connect(_)
+        | UpstreamError::Http { .. }
+        | UpstreamError::SessionExpired
+        | UpstreamError::Protocol(_)
+        | UpstreamError::Closed
+        | UpstreamError::Overloaded => codes::INTERNAL_ERROR,
+    };
+    let e = ErrorObject::new(code, err.to_string())
+        .with_data(serde_json::json!({"toolgate": {"upstream": err.label()}}));
+    Message::error(id, &e)
+}
+
+fn classify(resp: &Message, method: &str) -> UpstreamOutcome {
+    if let Some(e) = resp.error_object() {
+        return UpstreamOutcome::RpcError(e.code);
+    }
+    if method == "tools/call" {
+        let is_error = RawObject::parse(resp.result_raw())
+            .ok()
+            .and_then(|r| r.get_as::<bool>("isError"))
+            .unwrap_or(false);
+        if is_error {
+            return UpstreamOutcome::ToolError;
+        }
+    }
+    UpstreamOutcome::Ok
+}
+
+/// Longest a bridged `input_required` round may wait for the client.
+pub(crate) fn input_wait(timeout: Duration) -> Duration {
+    timeout
+}

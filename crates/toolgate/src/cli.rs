@@ -1,0 +1,64 @@
+//! Commands and flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogArgs;
+use crate::serve;
+
+/// toolgate: a policy gateway for the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "toolgate", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: serve every configured server at /mcp/<server>.
+    Serve(ConfigArg),
+    /// Speak MCP over stdin/stdout to one client, as one grant, through the
+    /// same pipeline (for desktop clients that only launch local servers).
+    Stdio(StdioArgs),
+    /// Bundled demo servers.
+    #[command(subcommand)]
+    Demo(Demo),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArg {
+    /// The configuration file.
+    #[arg(long, short, default_value = "toolgate.yaml", env = "TOOLGATE_CONFIG")]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StdioArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The server to front.
+    #[arg(long)]
+    pub(crate) server: String,
+    /// The grant the client acts as (must be bound to the server).
+    #[arg(long)]
+    pub(crate) grant: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Demo {
+    /// A demo CRM MCP server over stdio (the Bitrix24 MCP server's 25 tools,
+    /// in-memory data).
+    Crm,
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(&args.config).await,
+        Command::Stdio(args) => serve::stdio(&args).await,
+        Command::Demo(Demo::Crm) => Ok(toolgate_demo_crm::serve_stdio().await?),
+    }
+}

@@ -1,0 +1,83 @@
+//! `toolgate serve` and `toolgate stdio`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use toolgate_gateway::Gateway;
+use toolgate_gateway::pipeline::Pipeline;
+
+use crate::cli::StdioArgs;
+
+fn load(path: &Path) -> anyhow::Result<toolgate_config::Config> {
+    Ok(toolgate_config::load(path)?)
+}
+
+pub(crate) async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let config = load(config_path)?;
+    let addr = config.listen_addr();
+    let gw = Gateway::new(config, Pipeline::default());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    gw.start_background();
+    let running = toolgate_gateway::server::serve(gw.clone(), listener)?;
+    for name in gw.servers.keys() {
+        tracing::info!("serving {name} at http://{}/mcp/{name}", running.addr);
+    }
+    tracing::info!(addr = %running.addr, "toolgate listening; health at /healthz");
+    wait_for_signal().await;
+    tracing::info!("shutting down: draining requests");
+    running.shutdown().await;
+    gw.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub(crate) async fn stdio(args: &StdioArgs) -> anyhow::Result<()> {
+    let config = load(&args.config.config)?;
+    let gw = Gateway::new(config, Pipeline::default());
+    let server = gw
+        .server(&args.server)
+        .cloned()
+        .with_context(|| format!("no server named {:?} in the config", args.server))?;
+    let principal = gw
+        .grants
+        .by_name(&args.grant)
+        .with_context(|| format!("no grant named {:?} in the config", args.grant))?;
+    anyhow::ensure!(
+        *principal.server == *args.server,
+        "grant {:?} is bound to server {:?}, not {:?}",
+        args.grant,
+        principal.server,
+        args.server
+    );
+    let result = toolgate_gateway::stdio_front::serve_stdio(
+        Arc::clone(&gw),
+        server,
+        principal,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )
+    .await;
+    gw.shutdown().await;
+    Ok(result?)
+}
