@@ -122,13 +122,13 @@ fn validate_grants(config: &Config) -> Result<(), Invalid> {
                 format!("no server named {:?}", g.server),
             );
         }
-        if let Some(policy) = &g.policy {
-            if !config.policies.contains_key(policy) {
-                return fail(
-                    format!("{p}.policy"),
-                    format!("no policy named {policy:?} under `policies`"),
-                );
-            }
+        if let Some(policy) = &g.policy
+            && !config.policies.contains_key(policy)
+        {
+            return fail(
+                format!("{p}.policy"),
+                format!("no policy named {policy:?} under `policies`"),
+            );
         }
         if g.anonymous {
             if g.token.is_some() || g.token_sha256.is_some() {

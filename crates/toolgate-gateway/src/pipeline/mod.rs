@@ -59,7 +59,7 @@ impl Default for Pipeline {
 /// What the pipeline says about a request before it is forwarded.
 pub enum Admission {
     /// Forward it; finish the ticket with the upstream's outcome.
-    Forward(Ticket),
+    Forward(Box<Ticket>),
     /// The gateway answers it (denied, hidden, refused).
     Answer(Message),
 }
@@ -112,7 +112,7 @@ impl Pipeline {
         if let Err(refusal) = self.approve.approve(&ticket.ctx, &ticket.decision).await {
             return ticket.refuse(msg, refusal).await;
         }
-        Admission::Forward(ticket)
+        Admission::Forward(Box::new(ticket))
     }
 }
 

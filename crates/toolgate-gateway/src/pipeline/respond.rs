@@ -15,7 +15,7 @@ pub(crate) const DENIED_PREFIX: &str = "[POLICY DENIED]";
 
 /// JSON-RPC code for a policy denial of a method other than `tools/call`
 /// (outside the range the JSON-RPC and MCP specs reserve).
-pub const POLICY_DENIED: i64 = -31001;
+pub(super) const POLICY_DENIED: i64 = -31001;
 
 /// A hidden tool is answered exactly as an unknown one, so the agent
 /// cannot tell it exists.

@@ -51,7 +51,11 @@ impl EdgePolicy {
             return Err(EdgeRefusal::Host(host.to_owned()));
         }
         if let Some(origin) = headers.get(http::header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
+            let origin = origin
+                .to_str()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_ascii_lowercase();
             if !self.origin_allowed(&origin) {
                 return Err(EdgeRefusal::Origin(origin));
             }

@@ -28,7 +28,7 @@ pub(crate) fn is_stateless(headers: &HeaderMap, payload: &Payload) -> bool {
     by_header || by_meta
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<String>, EdgeError> {
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, EdgeError> {
     match headers.get(name) {
         None => Ok(None),
         Some(v) => {
@@ -84,10 +84,10 @@ pub(crate) fn check(headers: &HeaderMap, msg: &Message) -> Result<(), EdgeError>
 pub(crate) fn param_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
-        if name.as_str().starts_with(mcp_headers::PARAM_PREFIX) {
-            if let Ok(n) = HeaderName::from_bytes(name.as_str().as_bytes()) {
-                out.append(n, value.clone());
-            }
+        if name.as_str().starts_with(mcp_headers::PARAM_PREFIX)
+            && let Ok(n) = HeaderName::from_bytes(name.as_str().as_bytes())
+        {
+            out.append(n, value.clone());
         }
     }
     out

@@ -131,14 +131,14 @@ impl Env {
             err,
             UpstreamError::Exited(_) | UpstreamError::SessionExpired | UpstreamError::Closed
         );
-        if let (Env::Session(s), true) = (self, fatal) {
-            if !s.shared_conn {
-                let s = s.clone();
-                let why = err.to_string();
-                tokio::spawn(async move {
-                    s.terminate(&why).await;
-                });
-            }
+        if let (Env::Session(s), true) = (self, fatal)
+            && !s.shared_conn
+        {
+            let s = s.clone();
+            let why = err.to_string();
+            tokio::spawn(async move {
+                s.terminate(&why).await;
+            });
         }
     }
 

@@ -37,7 +37,7 @@ pub type InitializeError = Message;
 
 /// Runs the client's `initialize`. Returns the session's parts and the
 /// response to send.
-pub async fn initialize(
+pub(crate) async fn initialize(
     server: Arc<ServerRuntime>,
     msg: &Message,
 ) -> Result<(Initialized, Message), InitializeError> {
@@ -84,13 +84,10 @@ pub async fn initialize(
             return Err(error_response(id, &e));
         }
     };
-    let info = match handshake::initialize_result(&resp) {
-        Ok(info) => info,
-        Err(_) => {
-            // The upstream refused: its answer goes to the client as it is.
-            conn.close().await;
-            return Err(resp);
-        }
+    let Ok(info) = handshake::initialize_result(&resp) else {
+        // The upstream refused: its answer goes to the client as it is.
+        conn.close().await;
+        return Err(resp);
     };
     let protocol = info.protocol.unwrap_or(ProtocolVersion::LATEST_SESSIONFUL);
     conn.set_protocol(protocol);

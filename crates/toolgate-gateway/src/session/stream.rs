@@ -128,11 +128,11 @@ impl OutStream {
                         st.log_bytes -= b.len();
                     }
                 }
-                if let Some(live) = &st.live {
-                    if live.try_send((seq, bytes)).is_err() {
-                        // Too slow or gone: cut it off; it can resume from the log.
-                        st.live = None;
-                    }
+                if let Some(live) = &st.live
+                    && live.try_send((seq, bytes)).is_err()
+                {
+                    // Too slow or gone: cut it off; it can resume from the log.
+                    st.live = None;
                 }
             }
         }

@@ -213,10 +213,10 @@ impl ChannelCore {
         } else {
             ev
         };
-        if let Err(e) = self.unsolicited_tx.try_send(ev) {
-            if let Inbound::Request(req) = e.into_inner() {
-                self.refuse(&req);
-            }
+        if let Err(e) = self.unsolicited_tx.try_send(ev)
+            && let Inbound::Request(req) = e.into_inner()
+        {
+            self.refuse(&req);
         }
     }
 

@@ -11,9 +11,9 @@ use super::exchange::Step;
 use super::{UpstreamConn, UpstreamError};
 
 /// The gateway's `clientInfo` and `serverInfo` name.
-pub const GATEWAY_NAME: &str = "toolgate";
+pub(crate) const GATEWAY_NAME: &str = "toolgate";
 /// The gateway's version, as reported in `clientInfo`.
-pub const GATEWAY_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const GATEWAY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a handshake learned about the upstream.
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ impl ServerInfo {
 /// `initialize` params the gateway sends for itself (shared sessions,
 /// probes): no client capabilities, so the upstream sends no server→client
 /// requests that nobody could answer.
-pub fn gateway_initialize_params() -> Box<RawValue> {
+pub(crate) fn gateway_initialize_params() -> Box<RawValue> {
     to_raw(&serde_json::json!({
         "protocolVersion": ProtocolVersion::LATEST_SESSIONFUL.as_str(),
         "capabilities": {},
@@ -70,7 +70,7 @@ pub fn gateway_initialize_params() -> Box<RawValue> {
 }
 
 /// The `_meta` members of a stateless request made by the gateway itself.
-pub fn gateway_request_meta() -> serde_json::Value {
+pub(crate) fn gateway_request_meta() -> serde_json::Value {
     serde_json::json!({
         "io.modelcontextprotocol/protocolVersion": ProtocolVersion::LATEST.as_str(),
         "io.modelcontextprotocol/clientCapabilities": {},

@@ -87,10 +87,6 @@ impl HttpConn {
         })
     }
 
-    pub(crate) fn generation(&self) -> Generation {
-        self.generation
-    }
-
     pub(crate) fn protocol(&self) -> Option<ProtocolVersion> {
         self.shared.lock().protocol
     }
@@ -206,10 +202,8 @@ impl HttpConn {
         }
         let is_json = content_type(resp.headers()).starts_with("application/json");
         let body = read_body(resp.into_body(), self.target.max_message).await?;
-        if is_json {
-            if let Some(m) = find_response(&body, id) {
-                return Ok(m);
-            }
+        if is_json && let Some(m) = find_response(&body, id) {
+            return Ok(m);
         }
         Err(self.status_error(status, sent_session, &body))
     }
@@ -454,20 +448,20 @@ fn stateless_headers(msg: &Message) -> Vec<(HeaderName, HeaderValue)> {
         out.push((HeaderName::from_static(mcp_headers::METHOD), v));
     }
     let view = msg.params_view().unwrap_or_default();
-    if let Some(version) = view.meta_protocol_version() {
-        if let Ok(v) = HeaderValue::from_str(version) {
-            out.push((HeaderName::from_static(mcp_headers::PROTOCOL_VERSION), v));
-        }
+    if let Some(version) = view.meta_protocol_version()
+        && let Ok(v) = HeaderValue::from_str(version)
+    {
+        out.push((HeaderName::from_static(mcp_headers::PROTOCOL_VERSION), v));
     }
     let name = match mcp_headers::name_source(method) {
         Some(mcp_headers::NameSource::Name) => view.name,
         Some(mcp_headers::NameSource::Uri) => view.uri,
         None => None,
     };
-    if let Some(name) = name {
-        if let Ok(v) = HeaderValue::from_str(&mcp_headers::encode_value(&name)) {
-            out.push((HeaderName::from_static(mcp_headers::NAME), v));
-        }
+    if let Some(name) = name
+        && let Ok(v) = HeaderValue::from_str(&mcp_headers::encode_value(&name))
+    {
+        out.push((HeaderName::from_static(mcp_headers::NAME), v));
     }
     out
 }

@@ -41,11 +41,11 @@ pub(crate) fn map_request(msg: &mut Message, upstream_id: u64) -> Result<Origina
 
 /// Replaces one member of a notification's params with the client's value.
 pub(crate) fn restore_param(msg: &mut Message, key: &str, original: &Id) {
-    if let Ok(mut params) = RawObject::parse(msg.params()) {
-        if let Ok(raw) = RawValue::from_string(original.as_json().to_owned()) {
-            params.set(key, raw);
-            msg.set_params(Some(params.into_raw()));
-        }
+    if let Ok(mut params) = RawObject::parse(msg.params())
+        && let Ok(raw) = RawValue::from_string(original.as_json().to_owned())
+    {
+        params.set(key, raw);
+        msg.set_params(Some(params.into_raw()));
     }
 }
 

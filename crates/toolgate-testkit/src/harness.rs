@@ -1,0 +1,217 @@
+//! Starting real things for tests: the fixture upstream as a child process
+//! on a real loopback port, and the gateway in-process on another.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use toolgate_gateway::Gateway;
+use toolgate_gateway::pipeline::Pipeline;
+use toolgate_gateway::server::Running;
+
+/// The token every test grant uses.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+/// A second grant's token (bound to the same server).
+pub const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
+
+/// How the fixture upstream is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// A child process per session, over stdio.
+    Stdio,
+    /// Streamable HTTP, sessionful only (like a 2025 SDK server).
+    HttpSessionful,
+    /// Streamable HTTP, stateless only (a 2026-07-28 server).
+    HttpStateless,
+    /// Legacy HTTP+SSE (2024-11-05).
+    Sse,
+}
+
+impl UpstreamKind {
+    /// Every kind.
+    pub const ALL: [UpstreamKind; 4] = [
+        UpstreamKind::Stdio,
+        UpstreamKind::HttpSessionful,
+        UpstreamKind::HttpStateless,
+        UpstreamKind::Sse,
+    ];
+}
+
+/// A fixture server process; killed when dropped.
+pub struct Fixture {
+    /// Its URL (HTTP kinds), e.g. `http://127.0.0.1:4312/mcp` or `/sse`.
+    pub url: Option<String>,
+    _child: Option<Child>,
+}
+
+/// The fixture binary: next to the test binary (`target/<profile>/`), or
+/// `TOOLGATE_FIXTURE`.
+pub fn fixture_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TOOLGATE_FIXTURE") {
+        return PathBuf::from(p);
+    }
+    let mut dir = std::env::current_exe().unwrap_or_default();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("toolgate-fixture")
+}
+
+/// Starts the fixture for `kind` (nothing for stdio: the gateway spawns it).
+pub async fn start_fixture(kind: UpstreamKind) -> Fixture {
+    let args: &[&str] = match kind {
+        UpstreamKind::Stdio => {
+            return Fixture {
+                url: None,
+                _child: None,
+            };
+        }
+        UpstreamKind::HttpSessionful => &["http", "--port", "0", "--mode", "sessionful"],
+        UpstreamKind::HttpStateless => &["http", "--port", "0", "--mode", "stateless"],
+        UpstreamKind::Sse => &["sse", "--port", "0"],
+    };
+    let (child, base) = spawn_listening(&fixture_bin(), args).await;
+    let url = match kind {
+        UpstreamKind::Sse => format!("{base}/sse"),
+        _ => format!("{base}/mcp"),
+    };
+    Fixture {
+        url: Some(url),
+        _child: Some(child),
+    }
+}
+
+/// Spawns a program that prints `listening on <url>` on stdout and returns
+/// it with that URL.
+pub async fn spawn_listening(bin: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (build it with cargo build --bins)",
+                bin.display()
+            )
+        });
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let find = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return Some(url.trim().to_owned());
+            }
+        }
+        None
+    };
+    let url = tokio::time::timeout(Duration::from_secs(20), find)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{} did not report its address", bin.display()));
+    (child, url)
+}
+
+/// The config text of a server entry for `kind`.
+pub fn server_yaml(kind: UpstreamKind, fixture: &Fixture) -> String {
+    let bin = fixture_bin();
+    match kind {
+        UpstreamKind::Stdio => format!(
+            "    command: [{:?}, \"stdio\"]\n",
+            bin.display().to_string()
+        ),
+        UpstreamKind::Sse => format!(
+            "    url: {:?}\n    transport: sse\n",
+            fixture.url.clone().unwrap_or_default()
+        ),
+        UpstreamKind::HttpSessionful | UpstreamKind::HttpStateless => {
+            format!("    url: {:?}\n", fixture.url.clone().unwrap_or_default())
+        }
+    }
+}
+
+/// A gateway running in this process.
+pub struct TestGateway {
+    /// Its state.
+    pub gw: Arc<Gateway>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    running: Option<Running>,
+}
+
+impl TestGateway {
+    /// The MCP endpoint of a server.
+    pub fn url(&self, server: &str) -> String {
+        format!("{}/mcp/{server}", self.base)
+    }
+
+    /// Shuts down (drains, closes sessions and upstreams).
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        self.gw.shutdown().await;
+    }
+}
+
+/// Starts a gateway from config text with a default pipeline and waits
+/// until every upstream is ready.
+pub async fn start_gateway(yaml: &str) -> TestGateway {
+    start_gateway_with(yaml, Pipeline::default()).await
+}
+
+/// Starts a gateway with a given pipeline.
+pub async fn start_gateway_with(yaml: &str, pipeline: Pipeline) -> TestGateway {
+    let config = toolgate_config::parse(
+        yaml,
+        Path::new("/tmp/toolgate-test.yaml"),
+        &toolgate_config::Env::process(),
+    )
+    .unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
+    let gw = Gateway::new(config, pipeline);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    gw.start_background();
+    let running = toolgate_gateway::server::serve(gw.clone(), listener)
+        .unwrap_or_else(|e| panic!("serve: {e}"));
+    let base = format!("http://{}", running.addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !gw.all_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upstreams not ready: {:?}",
+            health(&gw)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    TestGateway {
+        gw,
+        base,
+        running: Some(running),
+    }
+}
+
+fn health(gw: &Gateway) -> Vec<(String, bool, Option<String>)> {
+    gw.servers
+        .iter()
+        .map(|(n, s)| {
+            let h = s.health();
+            (n.clone(), h.ready, h.error)
+        })
+        .collect()
+}
+
+/// A config with one server `fx` of `kind` and two grants.
+pub fn one_server_config(kind: UpstreamKind, fixture: &Fixture, extra: &str) -> String {
+    format!(
+        "listen: 127.0.0.1:0\nservers:\n  fx:\n{}{extra}grants:\n  - {{name: tester, token: {TOKEN}, server: fx}}\n  - {{name: other, token: {OTHER_TOKEN}, server: fx}}\n",
+        server_yaml(kind, fixture)
+    )
+}
