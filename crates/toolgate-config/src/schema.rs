@@ -231,8 +231,10 @@ impl Default for HttpConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
-    /// JSON when the first upstream message is the response itself; an
-    /// SSE stream as soon as a notification or request comes first.
+    /// Follow the upstream: a Streamable HTTP upstream's choice of JSON or
+    /// SSE is mirrored; stdio and legacy SSE upstreams stream everything,
+    /// so their replies are SSE streams. (Any notification or request before
+    /// the response always makes it a stream.)
     #[default]
     Auto,
     /// Always an SSE stream (when the client accepts it).

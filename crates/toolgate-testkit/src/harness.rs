@@ -166,8 +166,29 @@ pub async fn start_gateway(yaml: &str) -> TestGateway {
     start_gateway_with(yaml, Pipeline::default()).await
 }
 
-/// Starts a gateway with a given pipeline.
+/// Starts a gateway without waiting for its upstreams (some may never be
+/// ready).
+pub async fn start_gateway_unready(yaml: &str) -> TestGateway {
+    launch(yaml, Pipeline::default()).await
+}
+
+/// Starts a gateway with a given pipeline and waits until every upstream
+/// is ready.
 pub async fn start_gateway_with(yaml: &str, pipeline: Pipeline) -> TestGateway {
+    let gw = launch(yaml, pipeline).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !gw.gw.all_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upstreams not ready: {:?}",
+            health(&gw.gw)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gw
+}
+
+async fn launch(yaml: &str, pipeline: Pipeline) -> TestGateway {
     let config = toolgate_config::parse(
         yaml,
         Path::new("/tmp/toolgate-test.yaml"),
@@ -182,15 +203,6 @@ pub async fn start_gateway_with(yaml: &str, pipeline: Pipeline) -> TestGateway {
     let running = toolgate_gateway::server::serve(gw.clone(), listener)
         .unwrap_or_else(|e| panic!("serve: {e}"));
     let base = format!("http://{}", running.addr);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !gw.all_ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "upstreams not ready: {:?}",
-            health(&gw)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     TestGateway {
         gw,
         base,

@@ -3,6 +3,11 @@
 //! gateway, driven by a client of every protocol generation (2025-03-26,
 //! 2025-06-18, 2025-11-25, 2026-07-28): list tools, call tools,
 //! notifications, progress, cancellation, a server→client request.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail by panicking"
+)]
 
 use std::time::Duration;
 

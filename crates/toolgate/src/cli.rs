@@ -41,10 +41,10 @@ pub(crate) struct StdioArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArg,
     /// The server to front.
-    #[arg(long)]
+    #[arg(long, env = "TOOLGATE_SERVER")]
     pub(crate) server: String,
     /// The grant the client acts as (must be bound to the server).
-    #[arg(long)]
+    #[arg(long, env = "TOOLGATE_GRANT")]
     pub(crate) grant: String,
 }
 

@@ -39,7 +39,7 @@ const CACHEABLE: [&str; 6] = [
 /// Session requests the gateway answers itself when the upstream is
 /// stateless (the methods 2026-07-28 removed).
 pub(super) fn answer_for_stateless_upstream(
-    session: &Session,
+    session: &Arc<Session>,
     msg: &Message,
     id: Id,
 ) -> Option<Message> {
@@ -51,13 +51,29 @@ pub(super) fn answer_for_stateless_upstream(
             *session.log_level.lock() = level;
             Some(Message::result(id, empty_object()))
         }
-        "resources/subscribe" | "resources/unsubscribe" => Some(Message::error(
-            Some(id),
-            &ErrorObject::new(
-                codes::METHOD_NOT_FOUND,
-                "resource subscriptions are not bridged to this upstream (it speaks the stateless 2026-07-28 protocol)",
-            ),
-        )),
+        method @ ("resources/subscribe" | "resources/unsubscribe") => {
+            let uri = RawObject::parse(msg.params())
+                .ok()
+                .and_then(|p| p.get_as::<String>("uri"));
+            let Some(uri) = uri else {
+                return Some(Message::error(
+                    Some(id),
+                    &ErrorObject::new(codes::INVALID_PARAMS, "params.uri is required"),
+                ));
+            };
+            let changed = {
+                let mut subs = session.resource_subscriptions.lock();
+                if method == "resources/subscribe" {
+                    subs.insert(uri)
+                } else {
+                    subs.remove(&uri)
+                }
+            };
+            if changed {
+                session.restart_listen();
+            }
+            Some(Message::result(id, empty_object()))
+        }
         _ => None,
     }
 }

@@ -236,6 +236,9 @@ async fn drive(
                             Err(answer) => { sink.finalize(answer); return UpstreamOutcome::Failed("input_required"); }
                         }
                     }
+                    if exchange.upstream_streamed() {
+                        sink.prefer_stream();
+                    }
                     return finish(env, sink, ticket, resp);
                 }
                 Some(Step::Response(Err(e))) => return fail(env, sink, client_id, &e),

@@ -62,7 +62,7 @@ pub(crate) async fn initialize(
             Some(v) if !v.is_stateless() => v,
             _ => ProtocolVersion::LATEST_SESSIONFUL,
         };
-        let result = synthesized_result(&profile.info, protocol, profile.generation);
+        let result = synthesized_result(&profile.info, protocol);
         let Some(id) = id else {
             return Err(invalid("initialize must be a request"));
         };
@@ -104,21 +104,10 @@ pub(crate) async fn initialize(
 
 /// An `InitializeResult` built by the gateway from the upstream's own
 /// handshake answer.
-fn synthesized_result(
-    info: &ServerInfo,
-    protocol: ProtocolVersion,
-    upstream: Generation,
-) -> Box<RawValue> {
-    let mut caps = RawObject::parse(Some(&info.capabilities())).unwrap_or_default();
-    if upstream == Generation::Stateless {
-        // Subscriptions are not bridged to a stateless upstream.
-        let _ = caps.edit_object("resources", |r| {
-            r.remove("subscribe");
-        });
-    }
+fn synthesized_result(info: &ServerInfo, protocol: ProtocolVersion) -> Box<RawValue> {
     let mut obj = RawObject::default();
     obj.set_value("protocolVersion", protocol.as_str());
-    obj.set("capabilities", caps.into_raw());
+    obj.set("capabilities", info.capabilities());
     let server_info = info.server_info().unwrap_or_else(|| {
         toolgate_mcp::message::to_raw(&serde_json::json!({
             "name": handshake::GATEWAY_NAME,

@@ -69,8 +69,12 @@ pub struct Session {
     standalone: Mutex<Option<Arc<dyn Sink>>>,
     last_active: Mutex<tokio::time::Instant>,
     terminated: AtomicBool,
-    /// A `subscriptions/listen` to a stateless upstream is open.
-    listening: AtomicBool,
+    /// The `subscriptions/listen` held open on a stateless upstream for
+    /// this session (list changes, subscribed resources), if any.
+    listener: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Resource URIs the client subscribed to (bridged to a stateless
+    /// upstream's `subscriptions/listen`).
+    pub(crate) resource_subscriptions: Mutex<std::collections::BTreeSet<String>>,
     /// Cancelled when the session ends.
     pub(crate) closed: tokio_util::sync::CancellationToken,
 }
@@ -99,7 +103,8 @@ impl Session {
             standalone: Mutex::new(None),
             last_active: Mutex::new(tokio::time::Instant::now()),
             terminated: AtomicBool::new(false),
-            listening: AtomicBool::new(false),
+            listener: Mutex::new(None),
+            resource_subscriptions: Mutex::new(std::collections::BTreeSet::new()),
             closed: tokio_util::sync::CancellationToken::new(),
         })
     }
@@ -125,7 +130,7 @@ impl Session {
     }
 
     /// Requests the gateway answers itself instead of forwarding.
-    fn answer_locally(&self, msg: &Message) -> Option<Message> {
+    fn answer_locally(self: &Arc<Self>, msg: &Message) -> Option<Message> {
         let id = msg.id().cloned()?;
         match msg.method()? {
             "initialize" => Some(Message::error(
@@ -255,6 +260,9 @@ impl Session {
         }
         tracing::info!(session = %self.id, server = %self.server.name, grant = %self.principal.grant, why, "session ended");
         self.closed.cancel();
+        if let Some(listener) = self.listener.lock().take() {
+            listener.abort();
+        }
         self.set_standalone(None);
         if !self.shared_conn {
             self.conn.close().await;

@@ -23,6 +23,9 @@ pub trait Sink: Send + Sync {
     fn abandoned(&self) -> bool {
         false
     }
+    /// Asks for a streamed (SSE) reply even if the response comes first:
+    /// the upstream streamed its own reply. No-op by default.
+    fn prefer_stream(&self) {}
     /// Resolves when [`Sink::abandoned`] becomes true; never, by default.
     fn closed(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())
@@ -58,6 +61,7 @@ struct State {
     first_is_final: Option<bool>,
     watchers: usize,
     was_watched: bool,
+    prefer_stream: bool,
 }
 
 /// A stream of messages for one POST (or one GET).
@@ -94,6 +98,7 @@ impl OutStream {
                 first_is_final: None,
                 watchers: 0,
                 was_watched: false,
+                prefer_stream: false,
             }),
             changed: Notify::new(),
             max_log_bytes,
@@ -151,7 +156,7 @@ impl OutStream {
             {
                 let st = self.state.lock();
                 if let Some(first) = st.first_is_final {
-                    return first && st.finals_expected == Some(1);
+                    return first && st.finals_expected == Some(1) && !st.prefer_stream;
                 }
             }
             notified.await;
@@ -252,6 +257,10 @@ impl Sink for OutStream {
 
     fn closed(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.abandoned_signal())
+    }
+
+    fn prefer_stream(&self) {
+        self.state.lock().prefer_stream = true;
     }
 }
 

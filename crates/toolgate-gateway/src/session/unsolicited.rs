@@ -3,7 +3,6 @@
 //! session's standalone (GET) stream when one is open.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -76,16 +75,28 @@ impl Session {
         self.set_standalone(Some(stream));
         match self.upstream {
             Generation::Sessionful => self.conn.open_unsolicited_stream(),
-            Generation::Stateless if !self.listening.swap(true, Ordering::SeqCst) => {
-                tokio::spawn(listen_upstream(self.clone()));
+            Generation::Stateless => {
+                if self.listener.lock().is_none() {
+                    self.restart_listen();
+                }
             }
-            Generation::Stateless => {}
+        }
+    }
+
+    /// (Re)opens the `subscriptions/listen` on a stateless upstream with
+    /// the session's current interests: list changes the upstream
+    /// advertises, and the resources the client subscribed to.
+    pub(crate) fn restart_listen(self: &Arc<Self>) {
+        let task = tokio::spawn(listen_upstream(self.clone()));
+        if let Some(old) = self.listener.lock().replace(task.abort_handle()) {
+            old.abort();
         }
     }
 }
 
-/// A stateless upstream has no GET stream: list changes come from a
-/// `subscriptions/listen` request, held open for the session's lifetime.
+/// A stateless upstream has no GET stream: list changes and resource
+/// updates come from a `subscriptions/listen` request, held open while the
+/// session lives.
 async fn listen_upstream(session: Arc<Session>) {
     let Some(info) = session.server.profile().map(|p| p.info) else {
         return;
@@ -99,6 +110,15 @@ async fn listen_upstream(session: Arc<Session>) {
         if info.has_capability(cap) {
             filter.insert(key.into(), true.into());
         }
+    }
+    let resources: Vec<String> = session
+        .resource_subscriptions
+        .lock()
+        .iter()
+        .cloned()
+        .collect();
+    if !resources.is_empty() {
+        filter.insert("resourceSubscriptions".into(), json!(resources));
     }
     if filter.is_empty() {
         return;
@@ -120,21 +140,31 @@ async fn listen_upstream(session: Arc<Session>) {
             step = exchange.next() => step,
             () = session.closed.cancelled() => return,
         };
-        let Some(step) = step else { break };
         match step {
-            Step::Event(Inbound::Notification(n))
-                if n.method() != Some("notifications/subscriptions/acknowledged") =>
-            {
-                if session.is_terminated() {
-                    return;
+            Some(Step::Event(Inbound::Notification(n))) => {
+                if n.method() == Some("notifications/subscriptions/acknowledged") {
+                    continue;
                 }
                 if let Some(sink) = session.standalone() {
-                    sink.interim(Message::notification(n.method().unwrap_or_default(), None));
+                    sink.interim(without_subscription_id(n));
                 }
             }
-            Step::Event(_) => {}
-            Step::Response(_) => break,
+            Some(Step::Event(_)) => {}
+            Some(Step::Response(_)) | None => return,
         }
     }
-    session.listening.store(false, Ordering::SeqCst);
+}
+
+/// Sessionful clients know nothing of subscription ids: keep the params,
+/// drop the tag.
+fn without_subscription_id(n: Message) -> Message {
+    let Ok(mut params) = toolgate_mcp::RawObject::parse(n.params()) else {
+        return n;
+    };
+    let _ = params.edit_object("_meta", |m| {
+        m.remove("io.modelcontextprotocol/subscriptionId");
+    });
+    let mut out = n;
+    out.set_params(Some(params.into_raw()));
+    out
 }

@@ -119,7 +119,10 @@ impl ChannelCore {
             id
         };
         let owner: Weak<dyn ExchangeOwner> = self.me.clone();
-        let exchange = Exchange::new(id, events_rx, resp_rx, owner);
+        // stdio and legacy SSE servers stream everything they send: the
+        // gateway streams its reply to the client too.
+        let streamed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let exchange = Exchange::new(id, events_rx, resp_rx, owner).with_streamed_flag(streamed);
         if self.writer.send(msg).await.is_err() {
             self.state.lock().pending.remove(&id);
             return Err(self.closed_reason());

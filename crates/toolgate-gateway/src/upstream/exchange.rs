@@ -1,6 +1,7 @@
 //! One request in flight upstream: its interim messages, then its response.
 
-use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
 use toolgate_mcp::Message;
@@ -39,6 +40,7 @@ pub(crate) trait ExchangeOwner: Send + Sync {
 /// upstream: nobody is left to read the answer.
 pub struct Exchange {
     upstream_id: u64,
+    streamed: Option<Arc<AtomicBool>>,
     events: mpsc::Receiver<Inbound>,
     response: Option<oneshot::Receiver<Result<Message, UpstreamError>>>,
     ready: Option<Result<Message, UpstreamError>>,
@@ -55,12 +57,28 @@ impl Exchange {
     ) -> Self {
         Exchange {
             upstream_id,
+            streamed: None,
             events,
             response: Some(response),
             ready: None,
             owner,
             done: false,
         }
+    }
+
+    /// Marks the exchange as one whose upstream may answer with an SSE
+    /// stream; `flag` is set when it does.
+    pub(crate) fn with_streamed_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.streamed = Some(flag);
+        self
+    }
+
+    /// True when the upstream answered with an SSE stream (Streamable HTTP):
+    /// the gateway then answers its client with a stream too.
+    pub fn upstream_streamed(&self) -> bool {
+        self.streamed
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
     }
 
     /// The id the upstream knows this request by.

@@ -3,7 +3,7 @@
 //! that belong to no request; DELETE to end the session.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -124,9 +124,14 @@ impl HttpConn {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (resp_tx, resp_rx) = oneshot::channel();
         let me = self.me.clone();
+        let streamed = Arc::new(AtomicBool::new(false));
+        let flag = streamed.clone();
         let task = tokio::spawn(async move {
             let result = match me.upgrade() {
-                Some(conn) => conn.run_exchange(req, id, &originals, &events_tx).await,
+                Some(conn) => {
+                    conn.run_exchange(req, id, &originals, &events_tx, &flag)
+                        .await
+                }
                 None => Err(UpstreamError::Closed),
             };
             let result = result.map(|mut m| {
@@ -140,7 +145,7 @@ impl HttpConn {
         });
         self.shared.lock().inflight.insert(id, task.abort_handle());
         let owner: Weak<dyn ExchangeOwner> = self.me.clone();
-        Ok(Exchange::new(id, events_rx, resp_rx, owner))
+        Ok(Exchange::new(id, events_rx, resp_rx, owner).with_streamed_flag(streamed))
     }
 
     fn base_request(&self, method: Method, accept: &'static str) -> http::request::Builder {
@@ -188,6 +193,7 @@ impl HttpConn {
         id: u64,
         originals: &Originals,
         events: &mpsc::Sender<Inbound>,
+        streamed: &AtomicBool,
     ) -> Result<Message, UpstreamError> {
         let sent_session = req.headers().contains_key(mcp_headers::SESSION_ID);
         let resp = self.client.send(req).await?;
@@ -195,6 +201,7 @@ impl HttpConn {
         let status = resp.status();
         let is_sse = content_type(resp.headers()).starts_with("text/event-stream");
         if status.is_success() && is_sse {
+            streamed.store(true, Ordering::Relaxed);
             let mut sse = SseBody::new(resp.into_body(), self.target.max_message);
             return self
                 .read_reply_stream(&mut sse, id, originals, events)

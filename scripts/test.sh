@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Everything CI checks, in one command: formatting, lints, a release build,
+# every test, and the interop suite against third-party MCP implementations
+# (installed, pinned, by scripts/setup-interop.sh on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --release --locked -- -D warnings
+
+step "cargo build --release"
+cargo build --workspace --release --locked --bins
+
+step "cargo test --release"
+cargo test --workspace --release --locked
+
+step "interop (conformance suite, Python SDK, Inspector)"
+scripts/interop.sh target/release
