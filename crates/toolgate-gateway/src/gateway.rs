@@ -13,9 +13,6 @@ use crate::server::edge::EdgePolicy;
 use crate::session::SessionTable;
 use crate::upstream::HttpClient;
 
-/// Longest pause between probes of an upstream that is not ready.
-const MAX_PROBE_BACKOFF: Duration = Duration::from_secs(30);
-
 /// Everything a request handler needs.
 pub struct Gateway {
     /// The configuration it was built from.
@@ -72,15 +69,7 @@ impl Gateway {
     /// each is ready, and starts the session reaper.
     pub fn start_background(self: &Arc<Self>) {
         for server in self.servers.values() {
-            let server = server.clone();
-            tokio::spawn(async move {
-                let mut backoff = Duration::from_millis(500);
-                while let Err(e) = server.probe().await {
-                    tracing::warn!(server = %server.name, error = %e, retry_in = ?backoff, "upstream not ready");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_PROBE_BACKOFF);
-                }
-            });
+            server.spawn_probe_loop();
         }
         self.sessions
             .spawn_reaper(self.config.sessions.idle_timeout.0);

@@ -14,6 +14,9 @@ use toolgate_mcp::{ErrorObject, Message, codes};
 
 use crate::upstream::handshake::{self, HandshakeError, ServerInfo};
 use crate::upstream::http::HttpTarget;
+
+/// Longest pause between probes of an upstream that is not ready.
+const MAX_PROBE_BACKOFF: Duration = Duration::from_secs(30);
 use crate::upstream::{
     ChannelCore, Generation, HttpClient, HttpConn, Inbound, StdioOptions, UnrelatedRoute,
     UpstreamConn, UpstreamError, connect_legacy_sse, spawn_stdio,
@@ -62,6 +65,7 @@ pub struct ServerRuntime {
     health: RwLock<Health>,
     shared: tokio::sync::Mutex<Option<Arc<UpstreamConn>>>,
     events: broadcast::Sender<Message>,
+    probing: std::sync::atomic::AtomicBool,
 }
 
 /// A connection for a downstream session.
@@ -92,6 +96,7 @@ impl ServerRuntime {
             health: RwLock::new(Health::default()),
             shared: tokio::sync::Mutex::new(None),
             events: broadcast::channel(256).0,
+            probing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -147,6 +152,39 @@ impl ServerRuntime {
                 Err(msg)
             }
         }
+    }
+
+    /// Probes until the server is ready, backing off between attempts; a
+    /// no-op if such a loop is already running.
+    pub fn spawn_probe_loop(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.probing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(500);
+            while let Err(e) = me.probe().await {
+                tracing::warn!(server = %me.name, error = %e, retry_in = ?backoff, "upstream not ready");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_PROBE_BACKOFF);
+            }
+            me.probing.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// Records that the server could not be reached: `/healthz` reports it
+    /// until a new probe succeeds.
+    pub fn report_unreachable(self: &Arc<Self>, err: &UpstreamError) {
+        let unreachable = matches!(err, UpstreamError::Connect(_) | UpstreamError::Spawn { .. });
+        if !unreachable {
+            return;
+        }
+        *self.health.write() = Health {
+            ready: false,
+            error: Some(err.to_string()),
+        };
+        self.spawn_probe_loop();
     }
 
     /// Returns the profile, probing first if there is none yet.

@@ -126,7 +126,7 @@ impl Client {
         if let Some(sid) = reply.header("mcp-session-id") {
             self.session = Some(sid.to_owned());
         }
-        if reply.status == 200 {
+        if reply.status == 200 && self.session.is_some() {
             let status = self.notify("notifications/initialized", None).await;
             assert_eq!(status, 202, "notifications/initialized");
         }

@@ -484,3 +484,118 @@ async fn healthz_reports_each_upstream() {
     );
     assert_eq!(body["servers"]["ok"]["transport"], "stdio");
 }
+
+#[tokio::test]
+async fn an_oversized_upstream_message_fails_cleanly() {
+    let (gw, _fx) = gateway(UpstreamKind::Stdio, "    max_message_bytes: 64KiB\n").await;
+    let c = session(&gw, "2025-11-25").await;
+    let r = c.call_tool("big", json!({"bytes": 100_000})).await;
+    let err = r.error().unwrap_or_else(|| panic!("{r:#?}"));
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_message_bytes"),
+        "{err}"
+    );
+    let after = c.request("tools/list", json!({})).await;
+    assert_eq!(
+        after.status, 404,
+        "the stdio connection is gone: {after:#?}"
+    );
+    still_serving(&session(&gw, "2025-11-25").await).await;
+    gw.stop().await;
+
+    let (gw, _fx) = gateway(
+        UpstreamKind::HttpSessionful,
+        "    max_message_bytes: 64KiB\n",
+    )
+    .await;
+    let c = session(&gw, "2025-11-25").await;
+    let r = c.call_tool("big", json!({"bytes": 100_000})).await;
+    assert!(r.error().is_some(), "{r:#?}");
+    let ok = c.call_tool("big", json!({"bytes": 1000})).await;
+    assert_eq!(
+        text(ok.result()).len(),
+        1000,
+        "one oversized reply does not end an HTTP session"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let fixture = start_fixture(UpstreamKind::Stdio).await;
+    let cfg =
+        one_server_config(UpstreamKind::Stdio, &fixture, "") + "sessions:\n  idle_timeout: 1s\n";
+    let gw = start_gateway(&cfg).await;
+    let c = session(&gw, "2025-11-25").await;
+    still_serving(&c).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(c.request("tools/list", json!({})).await.status, 404);
+    assert_eq!(gw.gw.sessions.len(), 0);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fixture = start_fixture(UpstreamKind::Stdio).await;
+    let cfg =
+        one_server_config(UpstreamKind::Stdio, &fixture, "") + "http:\n  header_read_timeout: 1s\n";
+    let gw = start_gateway(&cfg).await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /mcp/fx HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    let c = session(&gw, "2025-11-25").await;
+    still_serving(&c).await;
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_follows_an_upstream_that_goes_away_and_comes_back() {
+    let (gw, fixture) = gateway(UpstreamKind::HttpSessionful, "").await;
+    let url = fixture.url.clone().unwrap();
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    drop(fixture);
+    let mut c = Client::new(&gw.url("fx"), Some(TOKEN), "2025-11-25");
+    let r = c.initialize().await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.error().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach upstream"),
+        "{r:?}"
+    );
+    let health = reqwest::get(format!("{}/healthz", gw.base)).await.unwrap();
+    assert_eq!(health.status(), 503);
+    let (_child, _) = toolgate_testkit::harness::spawn_listening(
+        &fixture_bin(),
+        &["http", "--port", &port, "--mode", "sessionful"],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while reqwest::get(format!("{}/healthz", gw.base))
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never became healthy again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    still_serving(&session(&gw, "2025-11-25").await).await;
+    gw.stop().await;
+}

@@ -127,18 +127,17 @@ impl Env {
     }
 
     fn on_upstream_error(&self, err: &UpstreamError) {
+        self.server().report_unreachable(err);
         let fatal = matches!(
             err,
             UpstreamError::Exited(_) | UpstreamError::SessionExpired | UpstreamError::Closed
-        );
+        ) || self.conn().is_closed();
         if let (Env::Session(s), true) = (self, fatal)
             && !s.shared_conn
+            && s.end(&err.to_string())
         {
-            let s = s.clone();
-            let why = err.to_string();
-            tokio::spawn(async move {
-                s.terminate(&why).await;
-            });
+            let conn = s.conn.clone();
+            tokio::spawn(async move { conn.close().await });
         }
     }
 
@@ -286,8 +285,9 @@ fn fail(
     client_id: Option<Id>,
     err: &UpstreamError,
 ) -> UpstreamOutcome {
-    sink.finalize(error_response(client_id, err));
+    // End the session first, so the client's next request already gets 404.
     env.on_upstream_error(err);
+    sink.finalize(error_response(client_id, err));
     match err {
         UpstreamError::Timeout(_) => UpstreamOutcome::Timeout,
         other => UpstreamOutcome::Failed(other.label()),

@@ -47,10 +47,10 @@ pub(crate) async fn initialize(
         .ok()
         .and_then(|v| v.protocol_version)
         .and_then(|v| ProtocolVersion::parse(&v));
-    let sc = server
-        .session_conn()
-        .await
-        .map_err(|e| error_response(id.clone(), &e))?;
+    let sc = server.session_conn().await.map_err(|e| {
+        server.report_unreachable(&e);
+        error_response(id.clone(), &e)
+    })?;
     let SessionConn {
         conn,
         profile,
@@ -80,6 +80,7 @@ pub(crate) async fn initialize(
     let resp = match handshake::call(&conn, msg.clone(), timeout).await {
         Ok(resp) => resp,
         Err(e) => {
+            server.report_unreachable(&e);
             conn.close().await;
             return Err(error_response(id, &e));
         }

@@ -255,6 +255,19 @@ impl Session {
     /// Ends the session: stops its upstream connection (unless shared).
     /// Returns false when it had already ended.
     pub async fn terminate(&self, why: &str) -> bool {
+        if !self.end(why) {
+            return false;
+        }
+        if !self.shared_conn {
+            self.conn.close().await;
+        }
+        true
+    }
+
+    /// Marks the session ended at once (its next request gets 404); the
+    /// caller closes the upstream connection. Returns false when it had
+    /// already ended.
+    pub(crate) fn end(&self, why: &str) -> bool {
         if self.terminated.swap(true, Ordering::SeqCst) {
             return false;
         }
@@ -264,9 +277,6 @@ impl Session {
             listener.abort();
         }
         self.set_standalone(None);
-        if !self.shared_conn {
-            self.conn.close().await;
-        }
         true
     }
 }

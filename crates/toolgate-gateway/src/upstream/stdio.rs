@@ -86,11 +86,21 @@ pub(crate) fn spawn_stdio(opts: &StdioOptions) -> Result<Arc<ChannelCore>, Upstr
                     None => break,
                 },
                 Err(LinesCodecError::MaxLineLengthExceeded) => {
+                    // The message is lost and nobody can tell which request
+                    // it answered: fail the connection rather than leave a
+                    // call waiting for an answer that will never come.
                     tracing::warn!(
                         server,
                         max_line,
-                        "upstream message exceeds the size limit; dropped"
+                        "upstream message exceeds max_message_bytes; stopping the process"
                     );
+                    if let Some(core) = reader_core.upgrade() {
+                        core.fail_all(UpstreamError::Protocol(format!(
+                            "the upstream sent a message larger than {max_line} bytes (max_message_bytes)"
+                        )));
+                        tokio::spawn(async move { core.close().await });
+                    }
+                    break;
                 }
                 Err(LinesCodecError::Io(e)) => {
                     tracing::warn!(server, error = %e, "reading upstream stdout failed");
