@@ -3,6 +3,7 @@
 Usage:
     python_client.py http URL TOKEN MODE       MODE: legacy (initialize) | auto (server/discover first)
     python_client.py stdio TOOLGATE CONFIG SERVER GRANT
+    python_client.py seed URL TOKEN OTHER_TOKEN  (the demo CRM under PolicyLayer's seed policy)
 
 Exercises, through the gateway, whatever upstream sits behind it (server-everything in
 scripts/interop.sh): the handshake, tools/list, tools/call with text and structured results,
@@ -70,6 +71,27 @@ async def exercise(client: Client, label: str) -> None:
     check(len(prompt.messages) > 0, f"{label}: prompts/get", prompt)
 
 
+async def seed_policy(url: str, token: str, other_token: str) -> None:
+    """The seed policy: createLead 30 a minute per grant, every other tool denied."""
+
+    def connect(tok: str, mode: str) -> Client:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=httpx2.Timeout(30, read=60))
+        return Client(streamable_http_client(url, http_client=http), mode=mode)
+
+    async with connect(token, "legacy") as alice:
+        for i in range(30):
+            r = await alice.call_tool("createLead", {"title": f"python lead {i}"})
+            check(not r.is_error, f"seed: createLead {i + 1}/30 allowed", r)
+        r = await alice.call_tool("createLead", {"title": "one too many"})
+        text = text_of(r)
+        check(r.is_error and text.startswith("[POLICY DENIED]") and "30 per minute" in text, "seed: the 31st is refused", text)
+        r = await alice.call_tool("getLeads", {})
+        check(r.is_error and "[POLICY DENIED]" in text_of(r), "seed: another tool is denied with its reason", text_of(r))
+    async with connect(other_token, "auto") as bob:
+        r = await bob.call_tool("createLead", {"title": "bob's first"})
+        check(not r.is_error, "seed: another grant has its own thirty (2026-07-28 client)", r)
+
+
 async def main(argv: list[str]) -> None:
     if argv[0] == "http":
         url, token, mode = argv[1], argv[2], argv[3]
@@ -87,6 +109,8 @@ async def main(argv: list[str]) -> None:
         )
         async with Client(params, mode="legacy") as client:
             await exercise(client, f"python stdio {server}")
+    elif argv[0] == "seed":
+        await seed_policy(argv[1], argv[2], argv[3])
     else:
         raise SystemExit(__doc__)
 

@@ -14,7 +14,8 @@
 #      fixture upstream (stdio, Streamable HTTP sessionful and stateless,
 #      legacy SSE): every check must pass;
 #   3. the official Python SDK client (mcp) through toolgate: Streamable HTTP
-#      in legacy and auto (2026-07-28 first) modes, and `toolgate stdio`;
+#      in legacy and auto (2026-07-28 first) modes, and `toolgate stdio`; and
+#      PolicyLayer's seed policy in front of the demo CRM;
 #   4. the MCP Inspector CLI through toolgate (HTTP and `toolgate stdio`).
 # Everything listens on 127.0.0.1 only. A summary goes to stdout and to
 # target/interop-report.txt.
@@ -90,6 +91,8 @@ wait_http "http://127.0.0.1:$FX_SSE/sse"
 GW_PORT=$(free_port)
 GW="http://127.0.0.1:$GW_PORT"
 TOKEN=interop-token-0123456789abcdef
+echo '{"version": "1", "default": "allow"}' >"$WORK/open.json"
+echo '{"version":"1","default":"deny","tools":{"createLead":{"limits":[{"counter":"createlead_rate","window":"minute","max":30,"scope":"grant"}]}}}' >"$WORK/seed.json"
 cat >"$WORK/toolgate.yaml" <<EOF
 listen: 127.0.0.1:$GW_PORT
 servers:
@@ -103,17 +106,24 @@ servers:
   # The same upstream, for authenticated clients (Python SDK, Inspector).
   ev-http-auth: {url: "http://127.0.0.1:$EV_HTTP/mcp"}
   ev-stdio-auth: {command: ["$NODE", "$EVERYTHING", "stdio"]}
+  crm: {command: ["$TOOLGATE", "demo", "crm"]}
 grants:
   # The conformance suite's client sends no credentials: anonymous grants.
-  - {name: conf-ev-http, anonymous: true, server: ev-http}
-  - {name: conf-ev-sse, anonymous: true, server: ev-sse}
-  - {name: conf-ev-stdio, anonymous: true, server: ev-stdio}
-  - {name: conf-fx-stdio, anonymous: true, server: fx-stdio}
-  - {name: conf-fx-dual, anonymous: true, server: fx-dual}
-  - {name: conf-fx-sessionful, anonymous: true, server: fx-sessionful}
-  - {name: conf-fx-sse, anonymous: true, server: fx-sse}
-  - {name: python, token: $TOKEN, server: ev-http-auth}
-  - {name: desktop, token: ${TOKEN}-stdio, server: ev-stdio-auth}
+  - {name: conf-ev-http, anonymous: true, server: ev-http, policy: open}
+  - {name: conf-ev-sse, anonymous: true, server: ev-sse, policy: open}
+  - {name: conf-ev-stdio, anonymous: true, server: ev-stdio, policy: open}
+  - {name: conf-fx-stdio, anonymous: true, server: fx-stdio, policy: open}
+  - {name: conf-fx-dual, anonymous: true, server: fx-dual, policy: open}
+  - {name: conf-fx-sessionful, anonymous: true, server: fx-sessionful, policy: open}
+  - {name: conf-fx-sse, anonymous: true, server: fx-sse, policy: open}
+  - {name: python, token: $TOKEN, server: ev-http-auth, policy: open}
+  - {name: desktop, token: ${TOKEN}-stdio, server: ev-stdio-auth, policy: open}
+  - {name: alice, token: ${TOKEN}-alice, server: crm, policy: seed}
+  - {name: bob, token: ${TOKEN}-bob, server: crm, policy: seed}
+policies:
+  # The data-path checks allow all; the crm server runs PolicyLayer's seed policy.
+  open: $WORK/open.json
+  seed: $WORK/seed.json
 EOF
 start toolgate "$TOOLGATE" serve --config "$WORK/toolgate.yaml"
 wait_healthy "$GW"
@@ -170,6 +180,12 @@ if "$PY" "$INTEROP/python_client.py" stdio "$TOOLGATE" "$WORK/toolgate.yaml" ev-
   say "python sdk via 'toolgate stdio': $(grep -c '^ok' "$WORK/py-stdio.out") checks ok"
 else
   fail "python sdk via toolgate stdio: $(grep -E '^FAIL|Error' "$WORK/py-stdio.out" | head -3)"
+fi
+
+if "$PY" "$INTEROP/python_client.py" seed "$GW/mcp/crm" "${TOKEN}-alice" "${TOKEN}-bob" >"$WORK/py-seed.out" 2>&1; then
+  say "python sdk against the seed policy (demo CRM): $(grep -c '^ok' "$WORK/py-seed.out") checks ok"
+else
+  fail "python sdk seed policy: $(grep -E '^FAIL|Error' "$WORK/py-seed.out" | head -3)"
 fi
 
 # --- 4. the MCP Inspector CLI -----------------------------------------------

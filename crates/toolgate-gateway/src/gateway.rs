@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use toolgate_config::Config;
 
-use crate::pipeline::Pipeline;
+use toolgate_limits::{CounterStore, MemoryStore};
+
+use crate::clock::SystemClock;
+use crate::pipeline::{LogAudit, NoApprovals, Pipeline};
+use crate::policy::{LoadError, PolicyAuthorizer, PolicyLimiter, PolicyStore, WhenUnavailable};
 use crate::runtime::ServerRuntime;
 use crate::server::auth::GrantTable;
 use crate::server::edge::EdgePolicy;
@@ -25,12 +29,39 @@ pub struct Gateway {
     pub sessions: Arc<SessionTable>,
     /// The request pipeline.
     pub pipeline: Arc<Pipeline>,
+    /// The policies, when the pipeline is the standard one.
+    pub policies: Option<Arc<PolicyStore>>,
     pub(crate) edge: EdgePolicy,
 }
 
 impl Gateway {
-    /// Builds the gateway; nothing is started or connected yet.
+    /// The gateway with its standard pipeline: the configured policies
+    /// authorize, an in-memory counter store limits, decisions are logged.
+    /// Fails if a policy file does not compile.
+    pub fn standard(config: Config) -> Result<Arc<Gateway>, LoadError> {
+        let policies = PolicyStore::load(&config)?;
+        let store: Arc<dyn CounterStore> = Arc::new(MemoryStore::new());
+        let pipeline = Pipeline::new(
+            Arc::new(PolicyAuthorizer::new(policies.clone())),
+            Arc::new(PolicyLimiter::new(store, WhenUnavailable::Deny)),
+            Arc::new(NoApprovals),
+            Arc::new(LogAudit),
+            Arc::new(SystemClock),
+        );
+        Ok(Gateway::build(config, pipeline, Some(policies)))
+    }
+
+    /// Builds the gateway with a custom pipeline; nothing is started or
+    /// connected yet.
     pub fn new(config: Config, pipeline: Pipeline) -> Arc<Gateway> {
+        Gateway::build(config, pipeline, None)
+    }
+
+    fn build(
+        config: Config,
+        pipeline: Pipeline,
+        policies: Option<Arc<PolicyStore>>,
+    ) -> Arc<Gateway> {
         let pipeline = Arc::new(pipeline);
         let client = HttpClient::new(Duration::from_secs(10));
         let servers = config
@@ -56,6 +87,7 @@ impl Gateway {
             servers,
             sessions,
             pipeline,
+            policies,
             edge,
         })
     }

@@ -11,4 +11,5 @@ pub mod session;
 pub mod upstream;
 
 pub use gateway::Gateway;
+pub mod policy;
 pub mod stdio_front;

@@ -160,22 +160,27 @@ impl TestGateway {
     }
 }
 
-/// Starts a gateway from config text with a default pipeline and waits
-/// until every upstream is ready.
+/// Starts a gateway from config text with the standard pipeline (its
+/// policies) and waits until every upstream is ready.
 pub async fn start_gateway(yaml: &str) -> TestGateway {
-    start_gateway_with(yaml, Pipeline::default()).await
+    let gw = launch(yaml, None).await;
+    wait_ready(gw).await
 }
 
 /// Starts a gateway without waiting for its upstreams (some may never be
 /// ready).
 pub async fn start_gateway_unready(yaml: &str) -> TestGateway {
-    launch(yaml, Pipeline::default()).await
+    launch(yaml, None).await
 }
 
 /// Starts a gateway with a given pipeline and waits until every upstream
 /// is ready.
 pub async fn start_gateway_with(yaml: &str, pipeline: Pipeline) -> TestGateway {
-    let gw = launch(yaml, pipeline).await;
+    let gw = launch(yaml, Some(pipeline)).await;
+    wait_ready(gw).await
+}
+
+async fn wait_ready(gw: TestGateway) -> TestGateway {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !gw.gw.all_ready() {
         assert!(
@@ -188,14 +193,17 @@ pub async fn start_gateway_with(yaml: &str, pipeline: Pipeline) -> TestGateway {
     gw
 }
 
-async fn launch(yaml: &str, pipeline: Pipeline) -> TestGateway {
+async fn launch(yaml: &str, pipeline: Option<Pipeline>) -> TestGateway {
     let config = toolgate_config::parse(
         yaml,
         Path::new("/tmp/toolgate-test.yaml"),
         &toolgate_config::Env::process(),
     )
     .unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
-    let gw = Gateway::new(config, pipeline);
+    let gw = match pipeline {
+        Some(p) => Gateway::new(config, p),
+        None => Gateway::standard(config).unwrap_or_else(|e| panic!("test policies: {e}")),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -220,10 +228,26 @@ fn health(gw: &Gateway) -> Vec<(String, bool, Option<String>)> {
         .collect()
 }
 
-/// A config with one server `fx` of `kind` and two grants.
+/// A config with one server `fx` of `kind` and two grants, both under a
+/// policy that allows everything (`policies.open`).
 pub fn one_server_config(kind: UpstreamKind, fixture: &Fixture, extra: &str) -> String {
     format!(
-        "listen: 127.0.0.1:0\nservers:\n  fx:\n{}{extra}grants:\n  - {{name: tester, token: {TOKEN}, server: fx}}\n  - {{name: other, token: {OTHER_TOKEN}, server: fx}}\n",
-        server_yaml(kind, fixture)
+        "listen: 127.0.0.1:0\nservers:\n  fx:\n{}{extra}grants:\n  - {{name: tester, token: {TOKEN}, server: fx, policy: open}}\n  - {{name: other, token: {OTHER_TOKEN}, server: fx, policy: open}}\npolicies:\n  open: {:?}\n",
+        server_yaml(kind, fixture),
+        policy_file("open", r#"{"version": "1", "default": "allow"}"#)
+            .display()
+            .to_string(),
     )
+}
+
+/// Writes a policy file for a test (atomically: concurrent tests may load
+/// the same one) and returns its path.
+pub fn policy_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("toolgate-test-policies-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{name}.json"));
+    let tmp = dir.join(format!(".{name}.{:x}.tmp", rand::random::<u64>()));
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("write {}: {e}", tmp.display()));
+    std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("rename to {}: {e}", path.display()));
+    path
 }

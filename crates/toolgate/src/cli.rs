@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogArgs;
+use crate::policy_cmd::PolicyCmd;
 use crate::serve;
 
 /// toolgate: a policy gateway for the Model Context Protocol.
@@ -27,6 +28,9 @@ enum Command {
     /// Bundled demo servers.
     #[command(subcommand)]
     Demo(Demo),
+    /// Check, explain and test policy files.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
 }
 
 #[derive(Debug, Args)]
@@ -60,5 +64,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(&args.config).await,
         Command::Stdio(args) => serve::stdio(&args).await,
         Command::Demo(Demo::Crm) => Ok(toolgate_demo_crm::serve_stdio().await?),
+        Command::Policy(cmd) => crate::policy_cmd::run(cmd).await,
     }
 }

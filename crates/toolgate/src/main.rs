@@ -3,12 +3,26 @@
 
 mod cli;
 mod logging;
+mod policy_cmd;
 mod serve;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes, on one line; no backtrace noise.
+            eprintln!("toolgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
     logging::init(&cli.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use toolgate_gateway::Gateway;
-use toolgate_gateway::pipeline::Pipeline;
+use toolgate_gateway::policy::WatchHandle;
 
 use crate::cli::StdioArgs;
 
@@ -16,7 +16,8 @@ fn load(path: &Path) -> anyhow::Result<toolgate_config::Config> {
 pub(crate) async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let config = load(config_path)?;
     let addr = config.listen_addr();
-    let gw = Gateway::new(config, Pipeline::default());
+    let gw = Gateway::standard(config)?;
+    let _reload = start_policy_watch(&gw);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -31,6 +32,20 @@ pub(crate) async fn serve(config_path: &Path) -> anyhow::Result<()> {
     running.shutdown().await;
     gw.shutdown().await;
     Ok(())
+}
+
+/// Watches the policy files for hot reload (and SIGHUP). A failure to
+/// watch is logged, not fatal: the policies loaded at start keep serving,
+/// but changes then need a restart.
+fn start_policy_watch(gw: &Gateway) -> Option<WatchHandle> {
+    let store = gw.policies.clone()?;
+    match toolgate_gateway::policy::watch(store) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch policy files; changes need a restart");
+            None
+        }
+    }
 }
 
 async fn wait_for_signal() {
@@ -54,7 +69,8 @@ async fn wait_for_signal() {
 
 pub(crate) async fn stdio(args: &StdioArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
-    let gw = Gateway::new(config, Pipeline::default());
+    let gw = Gateway::standard(config)?;
+    let _reload = start_policy_watch(&gw);
     let server = gw
         .server(&args.server)
         .cloned()

@@ -32,7 +32,12 @@ async fn the_quickstart_serves_the_demo_crm() {
     );
     assert_ne!(config, original, "the quickstart listens on 127.0.0.1:8800");
     let dir = std::env::temp_dir().join(format!("toolgate-quickstart-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::copy(
+        root.join("examples/quickstart/policies/crm.json"),
+        dir.join("policies/crm.json"),
+    )
+    .unwrap();
     let path = dir.join("toolgate.yaml");
     std::fs::write(&path, config).unwrap();
 
@@ -66,7 +71,22 @@ async fn the_quickstart_serves_the_demo_crm() {
     let init = c.initialize().await;
     assert_eq!(init.result()["serverInfo"]["name"], "toolgate-demo-crm");
     let tools = c.request("tools/list", json!({})).await;
-    assert_eq!(tools.result()["tools"].as_array().unwrap().len(), 25);
+    let names: Vec<&str> = tools.result()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        24,
+        "25 tools, getFile hidden by the quickstart policy: {names:?}"
+    );
+    assert!(!names.contains(&"getFile"));
+    let big = c
+        .call_tool("createDeal", json!({"title": "Huge", "amount": "50000"}))
+        .await;
+    assert_eq!(big.result()["isError"], true, "{big:?}");
     let lead = c
         .call_tool("createLead", json!({"title": "From the quickstart test"}))
         .await;

@@ -36,7 +36,7 @@ impl Verdict {
 }
 
 /// A verdict and where it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// The verdict.
     pub verdict: Verdict,
@@ -44,6 +44,8 @@ pub struct Decision {
     pub rule: Option<String>,
     /// The policy version (a content hash), if a policy was consulted.
     pub policy_version: Option<String>,
+    /// The limits to charge if the request goes ahead.
+    pub limits: Vec<toolgate_policy::LimitCheck>,
 }
 
 impl Decision {
@@ -53,6 +55,7 @@ impl Decision {
             verdict: Verdict::Allow,
             rule: None,
             policy_version: None,
+            limits: Vec::new(),
         }
     }
 }
