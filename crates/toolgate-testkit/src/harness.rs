@@ -229,14 +229,29 @@ fn health(gw: &Gateway) -> Vec<(String, bool, Option<String>)> {
 }
 
 /// A config with one server `fx` of `kind` and two grants, both under a
-/// policy that allows everything (`policies.open`).
+/// policy that allows everything.
 pub fn one_server_config(kind: UpstreamKind, fixture: &Fixture, extra: &str) -> String {
+    config_with_policy(
+        kind,
+        fixture,
+        extra,
+        r#"{"version": "1", "default": "allow"}"#,
+    )
+}
+
+/// A config with one server `fx` of `kind` and two grants (`tester`,
+/// `other`), both under the policy `policy` (its text).
+pub fn config_with_policy(
+    kind: UpstreamKind,
+    fixture: &Fixture,
+    extra: &str,
+    policy: &str,
+) -> String {
+    let name = format!("p{:x}", rand::random::<u64>());
     format!(
-        "listen: 127.0.0.1:0\nservers:\n  fx:\n{}{extra}grants:\n  - {{name: tester, token: {TOKEN}, server: fx, policy: open}}\n  - {{name: other, token: {OTHER_TOKEN}, server: fx, policy: open}}\npolicies:\n  open: {:?}\n",
+        "listen: 127.0.0.1:0\nservers:\n  fx:\n{}{extra}grants:\n  - {{name: tester, token: {TOKEN}, server: fx, policy: p}}\n  - {{name: other, token: {OTHER_TOKEN}, server: fx, policy: p}}\npolicies:\n  p: {:?}\n",
         server_yaml(kind, fixture),
-        policy_file("open", r#"{"version": "1", "default": "allow"}"#)
-            .display()
-            .to_string(),
+        policy_file(&name, policy).display().to_string(),
     )
 }
 

@@ -282,3 +282,30 @@ async fn policy_files_reload_atomically_and_keep_their_counters() {
     .await;
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_calls_against_max_thirty_admit_exactly_thirty() {
+    let gw = gateway(SEED, "concurrent").await;
+    let c = std::sync::Arc::new(session(&gw, ALICE, "2025-11-25").await);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let (c, barrier) = (c.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = c
+                    .call_tool("createLead", json!({"title": format!("race {i}")}))
+                    .await;
+                r.result().get("isError").is_none()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for call in calls {
+        if call.await.unwrap() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 30);
+    gw.stop().await;
+}
