@@ -599,3 +599,33 @@ async fn healthz_follows_an_upstream_that_goes_away_and_comes_back() {
     still_serving(&session(&gw, "2025-11-25").await).await;
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_methods_fields_and_meta_pass_through_untouched() {
+    for kind in [UpstreamKind::Stdio, UpstreamKind::HttpSessionful] {
+        let (gw, _fx) = gateway(kind, "").await;
+        let c = session(&gw, "2025-11-25").await;
+        let params = json!({
+            "name": "describe",
+            "arguments": {"nested": [1, {"y": null, "z": "é"}], "n": 1.5e300},
+            "futureField": {"a": [true, false]},
+            "_meta": {"vendor.example/trace": "t-1", "progressToken": 9}
+        });
+        let r = c.request("tools/call", params.clone()).await;
+        let seen: Value = serde_json::from_str(&text(r.result())).unwrap();
+        assert_eq!(seen["arguments"], params["arguments"], "{kind:?}");
+        assert_eq!(seen["futureField"], params["futureField"], "{kind:?}");
+        assert_eq!(seen["_meta"]["vendor.example/trace"], "t-1", "{kind:?}");
+        // A method the gateway has never heard of goes upstream, which answers.
+        let unknown = c
+            .request("vendor.example/frobnicate", json!({"x": 1}))
+            .await;
+        assert_eq!(unknown.status, 200, "{kind:?}");
+        assert_eq!(
+            unknown.error().unwrap()["code"],
+            -32601,
+            "the upstream's answer: {unknown:?}"
+        );
+        gw.stop().await;
+    }
+}

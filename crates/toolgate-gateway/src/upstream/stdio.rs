@@ -249,3 +249,6 @@ async fn stop(child: &mut Child, server: &str) -> std::io::Result<std::process::
     child.kill().await?;
     child.wait().await
 }
+
+#[cfg(test)]
+mod tests;
