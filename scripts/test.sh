@@ -17,6 +17,10 @@ step "cargo build --release"
 cargo build --workspace --release --locked --bins
 
 step "cargo test --release"
+# Tests start their own throwaway PostgreSQL and Redis where the binaries
+# exist; otherwise they use these (the machine's running services).
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 cargo test --workspace --release --locked
 
 step "interop (conformance suite, Python SDK, Inspector)"

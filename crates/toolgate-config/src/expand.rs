@@ -114,6 +114,20 @@ fn expand_map(
 /// Expands every field that may hold a secret or a path.
 pub(crate) fn expand_config(config: &mut Config, env: &Env) -> Result<(), FieldError> {
     expand_in_place(&mut config.listen, || "listen".into(), env)?;
+    expand_in_place(&mut config.audit.sink, || "audit.sink".into(), env)?;
+    if let Some(j) = config.audit.jsonl.as_mut() {
+        expand_in_place(j, || "audit.jsonl".into(), env)?;
+    }
+    if let Some(t) = config.telemetry.as_mut() {
+        expand_in_place(
+            &mut t.otlp_endpoint,
+            || "telemetry.otlp_endpoint".into(),
+            env,
+        )?;
+    }
+    if let Some(admin) = config.admin.as_mut() {
+        expand_in_place(&mut admin.listen, || "admin.listen".into(), env)?;
+    }
     for (name, server) in config.servers.iter_mut() {
         let p = format!("servers.{name}");
         if let Some(cmd) = server.command.as_mut() {

@@ -30,6 +30,15 @@ pub struct Config {
     /// Downstream session handling.
     #[serde(default)]
     pub sessions: SessionConfig,
+    /// The admin listener (metrics, health), off unless configured.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// OpenTelemetry traces, off unless configured.
+    #[serde(default)]
+    pub telemetry: Option<TelemetryConfig>,
+    /// The audit log: a sink URL, or the full section.
+    #[serde(default, deserialize_with = "audit_setting")]
+    pub audit: AuditConfig,
     /// The directory relative paths are resolved against (the config
     /// file's directory). Not read from the file.
     #[serde(skip)]
@@ -241,6 +250,114 @@ pub enum ResponseMode {
     Sse,
     /// Always JSON; interim messages go to the session's GET stream.
     Json,
+}
+
+/// The audit log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// `sqlite://toolgate.db` (relative to the config file), `sqlite:///abs.db`,
+    /// `postgres://…`, or `none`.
+    pub sink: String,
+    /// Also stream records as JSON lines: `stdout` or a file path.
+    pub jsonl: Option<String>,
+    /// Store argument values (redacted) instead of only their keys and hash.
+    pub capture_args: bool,
+    /// Argument keys whose values are redacted (case-insensitive substrings).
+    pub redact_keys: Option<Vec<String>>,
+    /// `strict`: a `tools/call` is answered only once its record is committed.
+    pub durability: Durability,
+    /// A batch is committed at least this often.
+    pub batch_interval: Seconds,
+    /// Most records per batch.
+    pub batch_max: usize,
+    /// Records waiting beyond which the data path waits (never drops).
+    pub queue: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            sink: "sqlite://toolgate.db".into(),
+            jsonl: None,
+            capture_args: false,
+            redact_keys: None,
+            durability: Durability::Default,
+            batch_interval: Seconds(std::time::Duration::from_millis(200)),
+            batch_max: 512,
+            queue: 8192,
+        }
+    }
+}
+
+/// `audit: sqlite://x.db` is short for `audit: {sink: sqlite://x.db}`.
+fn audit_setting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AuditConfig, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = AuditConfig;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sink URL (sqlite://…, postgres://…, none) or an audit section")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AuditConfig, E> {
+            Ok(AuditConfig {
+                sink: v.to_owned(),
+                ..AuditConfig::default()
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AuditConfig, A::Error> {
+            AuditConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// When a call's answer waits for its audit record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Records are batched in the background; a crash loses at most the
+    /// last batch interval.
+    #[default]
+    Default,
+    /// Each `tools/call` answer waits until its record is committed.
+    Strict,
+}
+
+/// OpenTelemetry trace export.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318` (spans go to
+    /// `<endpoint>/v1/traces`, protobuf-encoded).
+    pub otlp_endpoint: String,
+    /// `service.name` of the spans.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// Fraction of requests traced (0.0 to 1.0), honouring an incoming
+    /// sampled `traceparent`.
+    #[serde(default = "one")]
+    pub sample_ratio: f64,
+}
+
+fn default_service_name() -> String {
+    "toolgate".into()
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The admin listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where it listens; keep it on loopback or a private network.
+    #[serde(default = "default_admin_listen")]
+    pub listen: String,
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:8801".into()
 }
 
 /// Downstream sessions.

@@ -63,6 +63,25 @@ fn the_documented_example_loads() {
 }
 
 #[test]
+fn audit_takes_a_url_or_a_section() {
+    let short = parse_ok("servers:\n  s:\n    command: [x]\naudit: \"postgres://u@h/db\"\n");
+    assert_eq!(short.audit.sink, "postgres://u@h/db");
+    assert_eq!(short.audit.durability, Durability::Default);
+    let full = parse_ok(
+        "servers:\n  s:\n    command: [x]\naudit:\n  sink: none\n  durability: strict\n  capture_args: true\n  batch_interval: 50ms\n",
+    );
+    assert_eq!(full.audit.sink, "none");
+    assert_eq!(full.audit.durability, Durability::Strict);
+    assert!(full.audit.capture_args);
+    assert_eq!(
+        full.audit.batch_interval,
+        Seconds(std::time::Duration::from_millis(50))
+    );
+    let default = parse_ok("servers:\n  s:\n    command: [x]\n");
+    assert_eq!(default.audit.sink, "sqlite://toolgate.db");
+}
+
+#[test]
 fn units_and_options_parse() {
     let c = parse_ok(
         "servers:\n  s:\n    url: https://x.example/mcp\n    transport: sse\n    timeout: 90s\n    protocol: stateless\nhttp:\n  max_body_bytes: 1MiB\n  allowed_hosts: [gw.internal]\n",
@@ -149,7 +168,17 @@ fn errors_name_the_place() {
             "already has an anonymous grant",
         ),
     ];
-    for (text, needle) in cases.into_iter().chain(anon) {
+    let audit = [
+        (
+            "servers:\n  s:\n    command: [x]\naudit: mysql://x\n",
+            "audit.sink",
+        ),
+        (
+            "servers:\n  s:\n    command: [x]\naudit: {sink: none, durablity: strict}\n",
+            "unknown field `durablity`",
+        ),
+    ];
+    for (text, needle) in cases.into_iter().chain(anon).chain(audit) {
         let err = parse_err(text);
         assert!(err.contains(needle), "{text}\n=> {err}");
     }

@@ -21,6 +21,42 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
             ),
         );
     }
+    if let Some(admin) = &config.admin
+        && admin.listen.parse::<SocketAddr>().is_err()
+    {
+        return fail(
+            "admin.listen",
+            format!("{:?} is not an address:port", admin.listen),
+        );
+    }
+    let sink = config.audit.sink.as_str();
+    let known = ["sqlite://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| sink.starts_with(p))
+        || sink == "none";
+    if !known {
+        return fail(
+            "audit.sink",
+            format!("{sink:?}: expected sqlite://PATH, postgres://… or none"),
+        );
+    }
+    if config.audit.batch_max == 0 || config.audit.queue == 0 {
+        return fail("audit", "batch_max and queue must be at least 1");
+    }
+    if let Some(t) = &config.telemetry {
+        if !(t.otlp_endpoint.starts_with("http://") || t.otlp_endpoint.starts_with("https://")) {
+            return fail(
+                "telemetry.otlp_endpoint",
+                "expected an http:// or https:// URL",
+            );
+        }
+        if !(0.0..=1.0).contains(&t.sample_ratio) {
+            return fail(
+                "telemetry.sample_ratio",
+                "expected a number from 0.0 to 1.0",
+            );
+        }
+    }
     if config.servers.is_empty() {
         return fail("servers", "at least one server is required");
     }

@@ -8,14 +8,27 @@ use toolgate_config::Config;
 
 use toolgate_limits::{CounterStore, MemoryStore};
 
+use crate::audit::AuditLog;
 use crate::clock::SystemClock;
-use crate::pipeline::{LogAudit, NoApprovals, Pipeline};
+use crate::metrics::Metrics;
+use crate::pipeline::{Audit, LogAudit, NoApprovals, Pipeline};
 use crate::policy::{LoadError, PolicyAuthorizer, PolicyLimiter, PolicyStore, WhenUnavailable};
 use crate::runtime::ServerRuntime;
 use crate::server::auth::GrantTable;
 use crate::server::edge::EdgePolicy;
 use crate::session::SessionTable;
 use crate::upstream::HttpClient;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A policy file is missing or invalid.
+    #[error(transparent)]
+    Policy(#[from] LoadError),
+    /// The audit sink could not be opened.
+    #[error("audit log: {0}")]
+    Audit(#[from] toolgate_audit::AuditError),
+}
 
 /// Everything a request handler needs.
 pub struct Gateway {
@@ -31,37 +44,54 @@ pub struct Gateway {
     pub pipeline: Arc<Pipeline>,
     /// The policies, when the pipeline is the standard one.
     pub policies: Option<Arc<PolicyStore>>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// The audit log, when a sink is configured.
+    pub audit: Option<Arc<AuditLog>>,
     pub(crate) edge: EdgePolicy,
 }
 
 impl Gateway {
     /// The gateway with its standard pipeline: the configured policies
-    /// authorize, an in-memory counter store limits, decisions are logged.
-    /// Fails if a policy file does not compile.
-    pub fn standard(config: Config) -> Result<Arc<Gateway>, LoadError> {
-        let policies = PolicyStore::load(&config)?;
+    /// authorize, an in-memory counter store limits, the configured audit
+    /// sink records. Fails if a policy file does not compile or the audit
+    /// sink cannot be opened.
+    pub async fn standard(config: Config) -> Result<Arc<Gateway>, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let policies = PolicyStore::load(&config, Some(metrics.clone()))?;
         let store: Arc<dyn CounterStore> = Arc::new(MemoryStore::new());
+        let limiter =
+            PolicyLimiter::new(store, WhenUnavailable::Deny).with_metrics(metrics.clone());
+        let audit_log = AuditLog::open(&config).await?.map(Arc::new);
+        let audit: Arc<dyn Audit> = match &audit_log {
+            Some(log) => log.clone(),
+            None => Arc::new(LogAudit),
+        };
         let pipeline = Pipeline::new(
             Arc::new(PolicyAuthorizer::new(policies.clone())),
-            Arc::new(PolicyLimiter::new(store, WhenUnavailable::Deny)),
+            Arc::new(limiter),
             Arc::new(NoApprovals),
-            Arc::new(LogAudit),
+            audit,
             Arc::new(SystemClock),
-        );
-        Ok(Gateway::build(config, pipeline, Some(policies)))
+        )
+        .with_metrics(metrics);
+        let gw = Gateway::build(config, pipeline, Some(policies), audit_log);
+        Ok(gw)
     }
 
     /// Builds the gateway with a custom pipeline; nothing is started or
     /// connected yet.
     pub fn new(config: Config, pipeline: Pipeline) -> Arc<Gateway> {
-        Gateway::build(config, pipeline, None)
+        Gateway::build(config, pipeline, None, None)
     }
 
     fn build(
         config: Config,
         pipeline: Pipeline,
         policies: Option<Arc<PolicyStore>>,
+        audit: Option<Arc<AuditLog>>,
     ) -> Arc<Gateway> {
+        let metrics = pipeline.metrics.clone().unwrap_or_default();
         let pipeline = Arc::new(pipeline);
         let client = HttpClient::new(Duration::from_secs(10));
         let servers = config
@@ -71,7 +101,13 @@ impl Gateway {
                 let cwd = cfg.cwd.as_deref().map(|c| config.resolve_path(c));
                 (
                     name.clone(),
-                    Arc::new(ServerRuntime::new(name, cfg, cwd, client.clone())),
+                    Arc::new(ServerRuntime::new(
+                        name,
+                        cfg,
+                        cwd,
+                        client.clone(),
+                        metrics.clone(),
+                    )),
                 )
             })
             .collect();
@@ -88,6 +124,8 @@ impl Gateway {
             sessions,
             pipeline,
             policies,
+            metrics,
+            audit,
             edge,
         })
     }
@@ -107,16 +145,42 @@ impl Gateway {
             .spawn_reaper(self.config.sessions.idle_timeout.0);
     }
 
+    /// Updates the metrics read at scrape time (open sessions, audit queue).
+    pub fn refresh_metrics(&self) {
+        let queue = self.audit.as_ref().map_or(0, |a| a.writer().queue_depth());
+        self.metrics.set_gauges(self.sessions.len(), queue);
+        if let Some(a) = &self.audit {
+            let stats = a.writer().stats();
+            self.metrics
+                .set_audit_totals(stats.committed, stats.failed_batches);
+        }
+    }
+
     /// True when every upstream has been probed successfully.
     pub fn all_ready(&self) -> bool {
         self.servers.values().all(|s| s.health().ready)
     }
 
-    /// Ends every session and stops shared upstream connections.
+    /// Ends every session, stops shared upstream connections, and flushes
+    /// the audit log.
     pub async fn shutdown(&self) {
         self.sessions.close_all().await;
         for server in self.servers.values() {
             server.shutdown().await;
+        }
+        if let Some(a) = &self.audit {
+            // A sink that stays down must not hold the process forever; what
+            // could not be written is said, never silently dropped.
+            let limit = std::time::Duration::from_secs(30);
+            if tokio::time::timeout(limit, a.writer().shutdown())
+                .await
+                .is_err()
+            {
+                tracing::error!(
+                    queued = a.writer().queue_depth(),
+                    "audit log could not be flushed within 30 s; queued records are lost"
+                );
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! request pipeline.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod clock;
 pub mod gateway;
 pub mod pipeline;
@@ -11,5 +12,7 @@ pub mod session;
 pub mod upstream;
 
 pub use gateway::Gateway;
+pub mod metrics;
 pub mod policy;
 pub mod stdio_front;
+pub(crate) mod trace;

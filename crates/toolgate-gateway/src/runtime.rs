@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use toolgate_config::{Instances, ProtocolChoice, ServerConfig, Transport};
 use toolgate_mcp::{ErrorObject, Message, codes};
 
+use crate::metrics::Metrics;
 use crate::upstream::handshake::{self, HandshakeError, ServerInfo};
 use crate::upstream::http::HttpTarget;
 
@@ -66,6 +67,7 @@ pub struct ServerRuntime {
     shared: tokio::sync::Mutex<Option<Arc<UpstreamConn>>>,
     events: broadcast::Sender<Message>,
     probing: std::sync::atomic::AtomicBool,
+    metrics: Arc<Metrics>,
 }
 
 /// A connection for a downstream session.
@@ -86,6 +88,7 @@ impl ServerRuntime {
         cfg: &ServerConfig,
         cwd: Option<PathBuf>,
         client: HttpClient,
+        metrics: Arc<Metrics>,
     ) -> ServerRuntime {
         ServerRuntime {
             name: name.into(),
@@ -97,6 +100,7 @@ impl ServerRuntime {
             shared: tokio::sync::Mutex::new(None),
             events: broadcast::channel(256).0,
             probing: std::sync::atomic::AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -306,6 +310,7 @@ impl ServerRuntime {
             inherit: self.cfg.inherit_env,
             max_line: self.cfg.max_message_bytes.0,
             route,
+            metrics: Some(self.metrics.clone()),
         };
         let core: Arc<ChannelCore> = spawn_stdio(&opts)?;
         Ok(UpstreamConn::Channel(core))

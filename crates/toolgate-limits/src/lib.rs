@@ -3,18 +3,29 @@
 //! A [`CounterStore`] reserves a set of [`Charge`]s atomically: either every
 //! counter has room and all are charged, or none is and the first that is
 //! full is reported. A reservation can be given back (the upstream call
-//! failed). Time is a parameter: the store never reads a clock.
+//! failed). Time is a parameter: a store reads no clock of this process.
 //!
 //! The store knows nothing of policies: the gateway turns a policy's limit
 //! checks into charges.
+//!
+//! Two stores: [`MemoryStore`] keeps counters in this process (exact, lost
+//! on restart, one per replica), and [`RedisStore`] keeps them in Redis so
+//! that every replica shares them. The Redis store decides in one round
+//! trip (an atomic Lua script), takes its time from the Redis server
+//! instead of the `now` it is given (replicas' clocks differ, and the
+//! counters' keys expire on the server's), and answers
+//! [`LimitError::Unavailable`] within its timeout when Redis is down or
+//! slow, reconnecting by itself afterwards; the gateway then fails closed.
 #![forbid(unsafe_code)]
 
 mod memory;
+mod redis;
 
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 
+pub use self::redis::{RedisOptions, RedisStore, RedisUrlError};
 pub use memory::MemoryStore;
 
 /// One counter to charge.

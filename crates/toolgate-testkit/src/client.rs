@@ -202,6 +202,24 @@ impl Client {
             .await
     }
 
+    /// `tools/call` that reports a failed connection instead of panicking
+    /// (for load against a gateway that may be killed).
+    pub async fn try_call_tool(&self, name: &str, args: Value) -> Result<Reply, reqwest::Error> {
+        let body = self.request_body(
+            self.next_id(),
+            "tools/call",
+            json!({"name": name, "arguments": args}),
+        );
+        let resp = self
+            .http
+            .post(&self.url)
+            .headers(self.headers(&body))
+            .body(body.to_string())
+            .send()
+            .await?;
+        Ok(read_reply(resp).await)
+    }
+
     /// Sends a notification; returns the HTTP status.
     pub async fn notify(&self, method: &str, params: Option<Value>) -> u16 {
         let mut body = json!({"jsonrpc": "2.0", "method": method});

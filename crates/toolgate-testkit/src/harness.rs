@@ -142,7 +142,10 @@ pub struct TestGateway {
     pub gw: Arc<Gateway>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The admin listener, `http://127.0.0.1:PORT`.
+    pub admin: String,
     running: Option<Running>,
+    admin_running: Option<Running>,
 }
 
 impl TestGateway {
@@ -154,6 +157,9 @@ impl TestGateway {
     /// Shuts down (drains, closes sessions and upstreams).
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        if let Some(r) = self.admin_running.take() {
             r.shutdown().await;
         }
         self.gw.shutdown().await;
@@ -194,6 +200,19 @@ async fn wait_ready(gw: TestGateway) -> TestGateway {
 }
 
 async fn launch(yaml: &str, pipeline: Option<Pipeline>) -> TestGateway {
+    // Each gateway gets its own audit database unless the test chose one:
+    // concurrent tests must not share a hash chain.
+    let owned;
+    let yaml = if yaml.contains("\naudit:") {
+        yaml
+    } else {
+        let db = std::env::temp_dir().join(format!(
+            "toolgate-test-audit-{:x}.db",
+            rand::random::<u64>()
+        ));
+        owned = format!("{yaml}audit: \"sqlite://{}\"\n", db.display());
+        &owned
+    };
     let config = toolgate_config::parse(
         yaml,
         Path::new("/tmp/toolgate-test.yaml"),
@@ -202,7 +221,9 @@ async fn launch(yaml: &str, pipeline: Option<Pipeline>) -> TestGateway {
     .unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
     let gw = match pipeline {
         Some(p) => Gateway::new(config, p),
-        None => Gateway::standard(config).unwrap_or_else(|e| panic!("test policies: {e}")),
+        None => Gateway::standard(config)
+            .await
+            .unwrap_or_else(|e| panic!("test gateway: {e}")),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -211,10 +232,18 @@ async fn launch(yaml: &str, pipeline: Option<Pipeline>) -> TestGateway {
     let running = toolgate_gateway::server::serve(gw.clone(), listener)
         .unwrap_or_else(|e| panic!("serve: {e}"));
     let base = format!("http://{}", running.addr);
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let admin_running = toolgate_gateway::server::serve_admin(gw.clone(), admin_listener)
+        .unwrap_or_else(|e| panic!("serve admin: {e}"));
+    let admin = format!("http://{}", admin_running.addr);
     TestGateway {
         gw,
         base,
+        admin,
         running: Some(running),
+        admin_running: Some(admin_running),
     }
 }
 

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::logging::LogArgs;
+use crate::audit_cmd::AuditCmd;
+use crate::logging::{self, LogArgs};
 use crate::policy_cmd::PolicyCmd;
 use crate::serve;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Check, explain and test policy files.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Read, export, verify and replay the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
 }
 
 #[derive(Debug, Args)]
@@ -61,9 +65,17 @@ enum Demo {
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::serve(&args.config).await,
-        Command::Stdio(args) => serve::stdio(&args).await,
-        Command::Demo(Demo::Crm) => Ok(toolgate_demo_crm::serve_stdio().await?),
-        Command::Policy(cmd) => crate::policy_cmd::run(cmd).await,
+        // These read the config first: it may ask for trace export.
+        Command::Serve(args) => serve::serve(&args.config, &cli.log).await,
+        Command::Stdio(args) => serve::stdio(&args, &cli.log).await,
+        other => {
+            let _telemetry = logging::init(&cli.log, None)?;
+            match other {
+                Command::Demo(Demo::Crm) => Ok(toolgate_demo_crm::serve_stdio().await?),
+                Command::Policy(cmd) => crate::policy_cmd::run(cmd).await,
+                Command::Audit(cmd) => crate::audit_cmd::run(cmd).await,
+                Command::Serve(_) | Command::Stdio(_) => Ok(()),
+            }
+        }
     }
 }

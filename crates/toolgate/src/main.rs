@@ -1,9 +1,11 @@
 //! `toolgate`: the command-line entry point.
 #![forbid(unsafe_code)]
 
+mod audit_cmd;
 mod cli;
 mod logging;
 mod policy_cmd;
+mod replay;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,7 +25,6 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    logging::init(&cli.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -8,15 +8,17 @@ use toolgate_gateway::Gateway;
 use toolgate_gateway::policy::WatchHandle;
 
 use crate::cli::StdioArgs;
+use crate::logging::LogArgs;
 
 fn load(path: &Path) -> anyhow::Result<toolgate_config::Config> {
     Ok(toolgate_config::load(path)?)
 }
 
-pub(crate) async fn serve(config_path: &Path) -> anyhow::Result<()> {
+pub(crate) async fn serve(config_path: &Path, log: &LogArgs) -> anyhow::Result<()> {
     let config = load(config_path)?;
+    let _telemetry = crate::logging::init(log, config.telemetry.as_ref())?;
     let addr = config.listen_addr();
-    let gw = Gateway::standard(config)?;
+    let gw = Gateway::standard(config).await?;
     let _reload = start_policy_watch(&gw);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -27,9 +29,23 @@ pub(crate) async fn serve(config_path: &Path) -> anyhow::Result<()> {
         tracing::info!("serving {name} at http://{}/mcp/{name}", running.addr);
     }
     tracing::info!(addr = %running.addr, "toolgate listening; health at /healthz");
+    let admin = match gw.config.admin.as_ref().map(|a| a.listen.clone()) {
+        Some(admin_addr) => {
+            let l = tokio::net::TcpListener::bind(&admin_addr)
+                .await
+                .with_context(|| format!("cannot listen on {admin_addr} (admin)"))?;
+            let admin = toolgate_gateway::server::serve_admin(gw.clone(), l)?;
+            tracing::info!(addr = %admin.addr, "admin listener: /metrics, /healthz");
+            Some(admin)
+        }
+        None => None,
+    };
     wait_for_signal().await;
     tracing::info!("shutting down: draining requests");
     running.shutdown().await;
+    if let Some(a) = admin {
+        a.shutdown().await;
+    }
     gw.shutdown().await;
     Ok(())
 }
@@ -67,9 +83,15 @@ async fn wait_for_signal() {
     }
 }
 
-pub(crate) async fn stdio(args: &StdioArgs) -> anyhow::Result<()> {
+pub(crate) async fn stdio(args: &StdioArgs, log: &LogArgs) -> anyhow::Result<()> {
     let config = load(&args.config.config)?;
-    let gw = Gateway::standard(config)?;
+    // stdout carries the MCP stream here: audit lines there would corrupt it.
+    anyhow::ensure!(
+        !matches!(config.audit.jsonl.as_deref(), Some("stdout" | "-")),
+        "audit.jsonl: stdout cannot be used with `toolgate stdio` (stdout carries MCP); use a file"
+    );
+    let _telemetry = crate::logging::init(log, config.telemetry.as_ref())?;
+    let gw = Gateway::standard(config).await?;
     let _reload = start_policy_watch(&gw);
     let server = gw
         .server(&args.server)

@@ -28,6 +28,7 @@ pub use phases::{
 };
 
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::Metrics;
 
 /// The pluggable phases.
 pub struct Pipeline {
@@ -41,6 +42,8 @@ pub struct Pipeline {
     pub audit: Arc<dyn Audit>,
     /// Wall-clock time for records and decisions.
     pub clock: Arc<dyn Clock>,
+    /// Metrics, fed from every record.
+    pub metrics: Option<Arc<Metrics>>,
     next_id: AtomicU64,
 }
 
@@ -61,7 +64,14 @@ pub enum Admission {
     /// Forward it; finish the ticket with the upstream's outcome.
     Forward(Box<Ticket>),
     /// The gateway answers it (denied, hidden, refused).
-    Answer(Message),
+    Answer {
+        /// The answer.
+        message: Message,
+        /// The verdict label (`deny`, `hide`, `rate_limited` …).
+        verdict: &'static str,
+        /// The rule that decided.
+        rule: Option<String>,
+    },
 }
 
 impl Pipeline {
@@ -79,8 +89,23 @@ impl Pipeline {
             approve,
             audit,
             clock,
+            metrics: None,
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Feeds every decision to `metrics` too.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Pipeline {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Records a finished request: metrics, then the audit phase.
+    async fn record(&self, record: AuditRecord) {
+        if let Some(m) = &self.metrics {
+            m.observe(&record);
+        }
+        self.audit.record(record).await;
     }
 
     /// A fresh request number.
@@ -155,7 +180,11 @@ impl Ticket {
 
     async fn answer(mut self, answer: Message) -> Admission {
         self.finish(UpstreamOutcome::NotForwarded).await;
-        Admission::Answer(answer)
+        Admission::Answer {
+            message: answer,
+            verdict: self.refusal_kind.unwrap_or(self.decision.verdict.label()),
+            rule: self.decision.rule.clone(),
+        }
     }
 
     async fn refuse(mut self, msg: &Message, refusal: Refusal) -> Admission {
@@ -176,7 +205,15 @@ impl Ticket {
     /// The filter-response phase: hides tools from `tools/list` results.
     pub fn filter_response(&self, response: &mut Message) {
         if self.ctx.method == "tools/list" {
-            respond::filter_tools_list(response, &*self.pipeline.authorize, &self.ctx.principal);
+            respond::filter_tools_list(
+                response,
+                &*self.pipeline.authorize,
+                &self.ctx.principal,
+                self.pipeline
+                    .metrics
+                    .as_deref()
+                    .map(|m| (m, &*self.ctx.server)),
+            );
         }
     }
 
@@ -195,7 +232,7 @@ impl Ticket {
             r.settle(how).await;
         }
         let record = self.record(outcome);
-        self.pipeline.audit.record(record).await;
+        self.pipeline.record(record).await;
     }
 
     fn record(&self, upstream: UpstreamOutcome) -> AuditRecord {
@@ -224,6 +261,7 @@ impl Ticket {
             gateway_micros: total.saturating_sub(upstream_time).as_micros() as u64,
             upstream_micros: upstream_time.as_micros() as u64,
             argument_keys: respond::argument_keys(self.ctx.arguments.as_deref()),
+            arguments: self.ctx.arguments.clone(),
         }
     }
 }
@@ -250,7 +288,7 @@ impl Drop for Ticket {
                 if let Some(r) = reservation {
                     r.settle(how).await;
                 }
-                pipeline.audit.record(record).await;
+                pipeline.record(record).await;
             });
         }
     }

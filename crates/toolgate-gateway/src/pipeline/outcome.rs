@@ -79,6 +79,9 @@ pub struct AuditRecord {
     pub gateway_micros: u64,
     /// Time spent waiting for the upstream.
     pub upstream_micros: u64,
-    /// The top-level argument keys (never values).
+    /// The top-level argument keys.
     pub argument_keys: Vec<String>,
+    /// The raw arguments, for the audit sink to hash (and, only when the
+    /// operator opts in, to store redacted). Never logged.
+    pub arguments: Option<Box<serde_json::value::RawValue>>,
 }

@@ -8,6 +8,7 @@ use toolgate_mcp::{ErrorObject, Message, RawObject, codes};
 use super::context::{CallContext, Principal, Target};
 use super::decision::Decision;
 use super::phases::{Authorize, Refusal};
+use crate::metrics::Metrics;
 
 /// Prefix of every denial text, as PolicyLayer's gateway writes it, so
 /// agents and their users recognise it.
@@ -98,6 +99,7 @@ pub(crate) fn filter_tools_list(
     response: &mut Message,
     authorize: &dyn Authorize,
     principal: &Principal,
+    learn: Option<(&Metrics, &str)>,
 ) {
     let Some(result) = response.result_raw() else {
         return;
@@ -113,14 +115,27 @@ pub(crate) fn filter_tools_list(
         return;
     };
     let before = tools.len();
-    let kept: Vec<_> = tools
+    let named: Vec<(Option<String>, Box<serde_json::value::RawValue>)> = tools
         .into_iter()
-        .filter(|t| {
-            let name = RawObject::parse(Some(t))
+        .map(|t| {
+            let name = RawObject::parse(Some(&t))
                 .ok()
                 .and_then(|o| o.get_as::<String>("name"));
-            !name.is_some_and(|n| authorize.hides_tool(principal, &n))
+            (name, t)
         })
+        .collect();
+    // The names the server lists become bounded metric labels.
+    if let Some((metrics, server)) = learn {
+        metrics.learn_tools(server, named.iter().filter_map(|(n, _)| n.as_deref()));
+    }
+    let kept: Vec<_> = named
+        .into_iter()
+        .filter(|(name, _)| {
+            !name
+                .as_deref()
+                .is_some_and(|n| authorize.hides_tool(principal, n))
+        })
+        .map(|(_, t)| t)
         .collect();
     if kept.len() != before {
         obj.set_value("tools", &kept);

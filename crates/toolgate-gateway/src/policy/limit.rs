@@ -9,6 +9,7 @@ use toolgate_limits::{Charge, CounterStore, LimitError, Reserved};
 use toolgate_policy::LimitCheck;
 
 use super::time::{describe_wait, rfc3339};
+use crate::metrics::Metrics;
 use crate::pipeline::{CallContext, Decision, Limit, Refusal, Reservation, Settle};
 
 /// What to do when the counter store cannot answer.
@@ -24,6 +25,7 @@ pub enum WhenUnavailable {
 pub struct PolicyLimiter {
     store: Arc<dyn CounterStore>,
     when_unavailable: WhenUnavailable,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl PolicyLimiter {
@@ -32,7 +34,14 @@ impl PolicyLimiter {
         PolicyLimiter {
             store,
             when_unavailable,
+            metrics: None,
         }
+    }
+
+    /// Counts store failures in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> PolicyLimiter {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -79,20 +88,25 @@ impl Limit for PolicyLimiter {
                         kind: "rate_limited",
                     })
                 }
-                Err(LimitError::Unavailable(why)) => match self.when_unavailable {
-                    WhenUnavailable::Deny => {
-                        tracing::warn!(store = self.store.kind(), error = %why, "counter store unavailable; call refused (limits_unavailable: deny)");
-                        Err(Refusal {
+                Err(LimitError::Unavailable(why)) => {
+                    if let Some(m) = &self.metrics {
+                        m.limiter_error();
+                    }
+                    match self.when_unavailable {
+                        WhenUnavailable::Deny => {
+                            tracing::warn!(store = self.store.kind(), error = %why, "counter store unavailable; call refused (limits_unavailable: deny)");
+                            Err(Refusal {
                             reason: "limits cannot be checked right now (counter store unavailable); the call was not made".into(),
                             rule: Some(decision.limits[0].rule.clone()),
                             kind: "limits_unavailable",
                         })
+                        }
+                        WhenUnavailable::Allow => {
+                            tracing::warn!(store = self.store.kind(), error = %why, "counter store unavailable; call allowed uncounted (limits_unavailable: allow)");
+                            Ok(None)
+                        }
                     }
-                    WhenUnavailable::Allow => {
-                        tracing::warn!(store = self.store.kind(), error = %why, "counter store unavailable; call allowed uncounted (limits_unavailable: allow)");
-                        Ok(None)
-                    }
-                },
+                }
             }
         })
     }

@@ -11,6 +11,8 @@ use arc_swap::ArcSwap;
 use toolgate_config::Config;
 use toolgate_policy::{Policy, PolicyError};
 
+use crate::metrics::Metrics;
+
 /// Why a policy file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -43,12 +45,16 @@ pub enum Reloaded {
 pub struct PolicyStore {
     files: BTreeMap<String, PathBuf>,
     current: ArcSwap<HashMap<String, Arc<Policy>>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl PolicyStore {
     /// Loads every policy named in the config; any error fails the whole
     /// load (the gateway does not start with a broken policy).
-    pub fn load(config: &Config) -> Result<Arc<PolicyStore>, LoadError> {
+    pub fn load(
+        config: &Config,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<PolicyStore>, LoadError> {
         let files: BTreeMap<String, PathBuf> = config
             .policies
             .iter()
@@ -61,6 +67,7 @@ impl PolicyStore {
         Ok(Arc::new(PolicyStore {
             files,
             current: ArcSwap::from_pointee(map),
+            metrics,
         }))
     }
 
@@ -102,9 +109,15 @@ impl PolicyStore {
         match self.reload(name) {
             Ok(Reloaded::Swapped { version }) => {
                 tracing::info!(policy = name, %version, "policy reloaded");
+                if let Some(m) = &self.metrics {
+                    m.policy_reload(name, "ok");
+                }
             }
             Ok(Reloaded::Unchanged) => {}
             Err(e) => {
+                if let Some(m) = &self.metrics {
+                    m.policy_reload(name, "invalid");
+                }
                 let keeps = self
                     .get(name)
                     .map(|p| p.version().to_owned())

@@ -23,7 +23,7 @@ pub(crate) async fn get(
 ) -> Response {
     match open(&gw, &server, &headers) {
         Ok(resp) => resp,
-        Err(e) => e.into_response(),
+        Err(e) => super::post::refuse(&gw, e),
     }
 }
 
@@ -89,7 +89,7 @@ pub(crate) async fn delete(
     let session = match session_of(&gw, &server, &headers) {
         Ok(s) => s,
         Err(EdgeError::MethodNotAllowed) => return EdgeError::SessionRequired.into_response(),
-        Err(e) => return e.into_response(),
+        Err(e) => return super::post::refuse(&gw, e),
     };
     gw.sessions.remove(&session.id, "client sent DELETE").await;
     reply::json(StatusCode::OK, bytes::Bytes::new())

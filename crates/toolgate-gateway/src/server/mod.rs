@@ -4,6 +4,7 @@
 //! Connections are served by hyper directly (not `axum::serve`) so the
 //! header-read timeout and graceful shutdown are ours to set.
 
+mod admin;
 pub mod auth;
 pub mod edge;
 mod error;
@@ -66,11 +67,21 @@ impl Running {
 
 /// Serves `gw` on `listener` until shut down.
 pub fn serve(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running> {
+    let app = router(gw.clone());
+    serve_app(&gw, app, listener)
+}
+
+/// Serves the admin routes (`/metrics`, `/healthz`) on `listener`.
+pub fn serve_admin(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running> {
+    let app = admin::router(gw.clone());
+    serve_app(&gw, app, listener)
+}
+
+fn serve_app(gw: &Gateway, app: Router, listener: TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let header_timeout = gw.config.http.header_read_timeout.0;
     let grace = gw.config.http.shutdown_grace.0;
-    let app = router(gw);
     let task = tokio::spawn(accept_loop(
         listener,
         app,

@@ -30,8 +30,14 @@ pub(crate) async fn post(
 ) -> Response {
     match handle(&gw, &server, &headers, body).await {
         Ok(resp) => resp,
-        Err(e) => e.into_response(),
+        Err(e) => refuse(&gw, e),
     }
+}
+
+/// Counts a refusal and turns it into its response.
+pub(crate) fn refuse(gw: &Gateway, e: EdgeError) -> Response {
+    gw.metrics.edge_refusal(e.label());
+    e.into_response()
 }
 
 /// Checks shared by every method: `Host`/`Origin`, the server, the grant.

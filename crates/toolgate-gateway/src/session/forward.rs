@@ -14,8 +14,10 @@ use toolgate_mcp::{ErrorObject, Id, Message, ProtocolVersion, RawObject, codes};
 use super::{Pending, Session, Sink, bridge};
 use crate::pipeline::{Admission, CallContext, Pipeline, Principal, Ticket, UpstreamOutcome};
 use crate::runtime::ServerRuntime;
+use crate::trace;
 use crate::upstream::exchange::Step;
 use crate::upstream::{Exchange, Generation, Inbound, UpstreamConn, UpstreamError};
+use tracing::{Instrument, Span};
 
 /// Where a request comes from: a session, or a stateless client.
 #[derive(Clone)]
@@ -92,13 +94,22 @@ impl Env {
         })
     }
 
-    async fn send(&self, msg: Message) -> Result<Exchange, UpstreamError> {
-        match (self, &**self.conn()) {
-            (Env::Stateless(s), UpstreamConn::Http(h)) => {
-                h.request_with(msg, s.param_headers.clone())
-            }
-            (_, conn) => conn.request(msg).await,
+    async fn send(
+        &self,
+        msg: Message,
+        traceparent: Option<&str>,
+    ) -> Result<Exchange, UpstreamError> {
+        let UpstreamConn::Http(h) = &**self.conn() else {
+            return self.conn().request(msg).await;
+        };
+        let mut headers = match self {
+            Env::Stateless(s) => s.param_headers.clone(),
+            Env::Session(_) => HeaderMap::new(),
+        };
+        if let Some(v) = traceparent.and_then(|tp| http::HeaderValue::from_str(tp).ok()) {
+            headers.insert("traceparent", v);
         }
+        h.request_with(msg, headers)
     }
 
     fn relay_server_request(&self, req: Message, sink: &Arc<dyn Sink>) {
@@ -164,30 +175,72 @@ pub(crate) async fn forward(env: Env, msg: Message, sink: Arc<dyn Sink>) {
             return;
         }
     };
+    let span = trace::request_span(&ctx, &msg);
+    admitted(env, msg, sink, ctx, client_id)
+        .instrument(span)
+        .await;
+}
+
+async fn admitted(env: Env, msg: Message, sink: Arc<dyn Sink>, ctx: CallContext, client_id: Id) {
+    let span = Span::current();
     let mut ticket = match env.pipeline().admit(ctx, &msg).await {
-        Admission::Answer(answer) => {
-            sink.finalize(answer);
+        Admission::Answer {
+            message,
+            verdict,
+            rule,
+        } => {
+            span.record("toolgate.verdict", verdict);
+            span.record("toolgate.rule", rule.as_deref().unwrap_or(""));
+            sink.finalize(message);
             return;
         }
         Admission::Forward(t) => t,
     };
+    span.record("toolgate.verdict", ticket.decision().verdict.label());
+    span.record(
+        "toolgate.rule",
+        ticket.decision().rule.as_deref().unwrap_or(""),
+    );
     if let Some(answer) = bridge::answer_stateless_locally(&env, &msg) {
-        sink.finalize(answer);
         ticket.finish(UpstreamOutcome::NotForwarded).await;
+        sink.finalize(answer);
         return;
     }
-    let msg = bridge::prepare(&env, msg);
+    let mut msg = bridge::prepare(&env, msg);
+    let traceparent = trace::traceparent(&span);
+    if let Some(tp) = &traceparent {
+        msg = trace::inject(msg, tp);
+    }
     let cancel = match &env {
         Env::Session(s) => Some(s.register_inflight(&client_id)),
         Env::Stateless(_) => None,
     };
     ticket.forwarding();
-    let outcome = drive(&env, msg, &sink, &mut ticket, cancel).await;
+    let (outcome, answer) = drive(
+        &env,
+        msg,
+        &sink,
+        &mut ticket,
+        cancel,
+        traceparent.as_deref(),
+    )
+    .await;
     if let Env::Session(s) = &env {
         s.unregister_inflight(&client_id);
     }
+    span.record("toolgate.upstream", outcome.label());
+    // Settle and audit before answering: with `durability: strict` the
+    // client learns the result only once its record is committed, and a
+    // count given back is back before the client can call again.
     ticket.finish(outcome).await;
+    if let Some(answer) = answer {
+        sink.finalize(answer);
+    }
 }
+
+/// How a forwarded request ended, and the answer the client gets (none when
+/// the client cancelled it).
+type Ended = (UpstreamOutcome, Option<Message>);
 
 async fn drive(
     env: &Env,
@@ -195,7 +248,8 @@ async fn drive(
     sink: &Arc<dyn Sink>,
     ticket: &mut Ticket,
     cancel: Option<oneshot::Receiver<String>>,
-) -> UpstreamOutcome {
+    traceparent: Option<&str>,
+) -> Ended {
     let client_id = msg.id().cloned();
     let long_lived = msg.method() == Some("subscriptions/listen");
     let timeout = env.server().request_timeout();
@@ -214,9 +268,9 @@ async fn drive(
     let mut cancel_done = false;
     let gone = wait_gone(sink.clone(), env.cancel_on_disconnect());
     tokio::pin!(gone);
-    let mut exchange = match env.send(msg.clone()).await {
+    let mut exchange = match env.send(msg.clone(), traceparent).await {
         Ok(x) => x,
-        Err(e) => return fail(env, sink, client_id, &e),
+        Err(e) => return fail(env, client_id, &e),
     };
     let mut rounds = 0;
     loop {
@@ -228,37 +282,36 @@ async fn drive(
                     if let (Env::Session(s), true) = (env, bridge::is_input_required(&resp)) {
                         rounds += 1;
                         match bridge::fulfil_input(s, &msg, &resp, sink, timeout, rounds).await {
-                            Ok(retry) => match env.send(retry).await {
+                            Ok(retry) => match env.send(retry, traceparent).await {
                                 Ok(x) => { exchange = x; continue; }
-                                Err(e) => return fail(env, sink, client_id, &e),
+                                Err(e) => return fail(env, client_id, &e),
                             },
-                            Err(answer) => { sink.finalize(answer); return UpstreamOutcome::Failed("input_required"); }
+                            Err(answer) => return (UpstreamOutcome::Failed("input_required"), Some(answer)),
                         }
                     }
                     if exchange.upstream_streamed() {
                         sink.prefer_stream();
                     }
-                    return finish(env, sink, ticket, resp);
+                    return finish(env, ticket, resp);
                 }
-                Some(Step::Response(Err(e))) => return fail(env, sink, client_id, &e),
-                None => return fail(env, sink, client_id, &UpstreamError::Closed),
+                Some(Step::Response(Err(e))) => return fail(env, client_id, &e),
+                None => return fail(env, client_id, &UpstreamError::Closed),
             },
             reason = &mut cancel, if !cancel_done => {
                 cancel_done = true;
                 if let Some(reason) = reason {
                     exchange.cancel(Some(&reason));
-                    return UpstreamOutcome::Cancelled;
+                    return (UpstreamOutcome::Cancelled, None);
                 }
             }
             () = &mut gone => {
                 exchange.cancel(Some("the client closed the stream"));
-                return UpstreamOutcome::Cancelled;
+                return (UpstreamOutcome::Cancelled, None);
             }
             () = &mut deadline => {
                 exchange.cancel(Some("timed out at the gateway"));
                 let err = UpstreamError::Timeout(timeout);
-                sink.finalize(error_response(client_id, &err));
-                return UpstreamOutcome::Timeout;
+                return (UpstreamOutcome::Timeout, Some(error_response(client_id, &err)));
             }
         }
     }
@@ -271,27 +324,21 @@ async fn wait_gone(sink: Arc<dyn Sink>, enabled: bool) {
     sink.closed().await;
 }
 
-fn finish(env: &Env, sink: &Arc<dyn Sink>, ticket: &mut Ticket, resp: Message) -> UpstreamOutcome {
+fn finish(env: &Env, ticket: &mut Ticket, resp: Message) -> Ended {
     let mut resp = bridge::adapt_response(env, resp, &ticket.ctx().method);
     ticket.filter_response(&mut resp);
     let outcome = classify(&resp, &ticket.ctx().method);
-    sink.finalize(resp);
-    outcome
+    (outcome, Some(resp))
 }
 
-fn fail(
-    env: &Env,
-    sink: &Arc<dyn Sink>,
-    client_id: Option<Id>,
-    err: &UpstreamError,
-) -> UpstreamOutcome {
+fn fail(env: &Env, client_id: Option<Id>, err: &UpstreamError) -> Ended {
     // End the session first, so the client's next request already gets 404.
     env.on_upstream_error(err);
-    sink.finalize(error_response(client_id, err));
-    match err {
+    let outcome = match err {
         UpstreamError::Timeout(_) => UpstreamOutcome::Timeout,
         other => UpstreamOutcome::Failed(other.label()),
-    }
+    };
+    (outcome, Some(error_response(client_id, err)))
 }
 
 /// The JSON-RPC error a client gets when the upstream failed.

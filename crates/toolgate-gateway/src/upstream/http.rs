@@ -179,9 +179,9 @@ impl HttpConn {
             for (name, value) in stateless_headers(msg) {
                 b = b.header(name, value);
             }
-            for (k, v) in &extra {
-                b = b.header(k, v);
-            }
+        }
+        for (k, v) in &extra {
+            b = b.header(k, v);
         }
         b.body(Full::new(Bytes::from(msg.to_bytes())))
             .map_err(|e| UpstreamError::Protocol(format!("building request: {e}")))

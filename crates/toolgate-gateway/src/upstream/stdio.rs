@@ -22,6 +22,7 @@ use toolgate_mcp::Message;
 
 use super::channel::ChannelCore;
 use super::{UnrelatedRoute, UpstreamError};
+use crate::metrics::Metrics;
 
 /// How long each shutdown step waits before the next, harsher one.
 const SHUTDOWN_STEP: Duration = Duration::from_secs(2);
@@ -49,6 +50,8 @@ pub(crate) struct StdioOptions {
     pub(crate) max_line: usize,
     /// Where unrelated server messages go.
     pub(crate) route: UnrelatedRoute,
+    /// Counts starts and crashes.
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// Starts the process and the tasks that feed it and read it.
@@ -67,6 +70,9 @@ pub(crate) fn spawn_stdio(opts: &StdioOptions) -> Result<Arc<ChannelCore>, Upstr
         });
     };
     tracing::info!(server = %opts.server, pid, "started upstream process");
+    if let Some(m) = &opts.metrics {
+        m.process_started(&opts.server);
+    }
 
     let (writer_tx, writer_rx) = mpsc::channel(64);
     let core = ChannelCore::new("stdio", opts.route, writer_tx);
@@ -119,6 +125,7 @@ pub(crate) fn spawn_stdio(opts: &StdioOptions) -> Result<Arc<ChannelCore>, Upstr
         reader,
         stop_rx,
         stop_writing,
+        opts.metrics.clone(),
     ));
     core.set_closer(Box::new(move || {
         Box::pin(async move {
@@ -204,6 +211,7 @@ async fn supervise(
     reader: tokio::task::JoinHandle<()>,
     stop_rx: oneshot::Receiver<oneshot::Sender<()>>,
     stop_writing: CancellationToken,
+    metrics: Option<Arc<Metrics>>,
 ) {
     let mut stop_rx = stop_rx;
     let (status, done) = tokio::select! {
@@ -227,7 +235,12 @@ async fn supervise(
             tracing::info!(server, %status, "upstream process stopped");
             let _ = done.send(());
         }
-        None => tracing::warn!(server, %status, "upstream process exited"),
+        None => {
+            tracing::warn!(server, %status, "upstream process exited");
+            if let Some(m) = metrics {
+                m.process_crashed(&server);
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ fn opts(script: &str) -> StdioOptions {
         inherit: InheritEnv::Minimal,
         max_line: 1 << 20,
         route: UnrelatedRoute::Unsolicited,
+        metrics: None,
     }
 }
 

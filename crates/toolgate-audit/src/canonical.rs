@@ -1,0 +1,221 @@
+//! Canonical JSON (what the hashes cover) and redaction of secrets.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Canonical JSON (RFC 8785-like): object keys sorted by UTF-16 code units,
+/// no insignificant whitespace, strings escaped as JSON.stringify does,
+/// numbers as serde_json prints them. The same value gives the same text
+/// whatever its key order.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+pub(crate) fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.push('{');
+            for (i, (k, val)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out);
+                out.push(':');
+                write_canonical(val, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string as RFC 8785 (and serde_json) escapes it: `\" \\ \b \f \n
+/// \r \t`, other control characters as lowercase `\u00xx`, the rest verbatim.
+pub(crate) fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Hex SHA-256 of [`canonical_json`].
+pub fn arguments_sha256(v: &Value) -> String {
+    sha256_hex(canonical_json(v).as_bytes())
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `v` with the value of every object key, at any depth, that contains one of
+/// `key_patterns` (case-insensitively) replaced by `"[REDACTED]"`. An empty
+/// pattern matches every key.
+pub fn redact(v: &Value, key_patterns: &[String]) -> Value {
+    let patterns: Vec<String> = key_patterns.iter().map(|p| p.to_lowercase()).collect();
+    redact_with(v, &patterns)
+}
+
+fn redact_with(v: &Value, patterns: &[String]) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, val)| {
+                    let key = k.to_lowercase();
+                    let secret = patterns.iter().any(|p| key.contains(p.as_str()));
+                    let val = if secret {
+                        Value::from(REDACTED)
+                    } else {
+                        redact_with(val, patterns)
+                    };
+                    (k.clone(), val)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| redact_with(i, patterns)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The default key patterns: password, passwd, secret, token, authorization,
+/// api_key, apikey, private_key, cookie, session.
+pub fn default_redact_keys() -> Vec<String> {
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "authorization",
+        "api_key",
+        "apikey",
+        "private_key",
+        "cookie",
+        "session",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn key_order_does_not_change_the_text_or_hash() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[1,{"q":2,"p":1}],"x":null}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#
+        );
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_eq!(arguments_sha256(&a), arguments_sha256(&b));
+        assert_ne!(arguments_sha256(&a), arguments_sha256(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() {
+        // U+1F600 is D83D DE00 in UTF-16, so it sorts before U+FF61, unlike
+        // by code point or in UTF-8.
+        let v = json!({"\u{ff61}": 1, "\u{1f600}": 2, "a": 3, "\u{e9}": 4});
+        assert_eq!(
+            canonical_json(&v),
+            "{\"a\":3,\"\u{e9}\":4,\"\u{1f600}\":2,\"\u{ff61}\":1}"
+        );
+    }
+
+    #[test]
+    fn strings_and_numbers() {
+        let v = json!([
+            "\"\\\u{8}\u{c}\n\r\t\u{1}\u{7f}/é😀",
+            1,
+            -0.5,
+            1e300,
+            18_446_744_073_709_551_615_u64,
+            true
+        ]);
+        assert_eq!(
+            canonical_json(&v),
+            "[\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\u{7f}/é😀\",1,-0.5,1e+300,18446744073709551615,true]"
+        );
+        assert_eq!(
+            arguments_sha256(&json!({})),
+            "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+
+    #[test]
+    fn escapes_strings_as_serde_json_does() {
+        let all: String = (0u32..0x80)
+            .filter_map(char::from_u32)
+            .chain("é😀\u{2028}".chars())
+            .collect();
+        let mut out = String::new();
+        write_string(&all, &mut out);
+        assert_eq!(out, serde_json::to_string(&all).unwrap());
+    }
+
+    #[test]
+    fn redacts_nested_keys_case_insensitively() {
+        let v = json!({
+            "user": "ada",
+            "DB_Password": "hunter2",
+            "nested": {"apiKey": "k", "list": [{"Authorization": "Bearer x", "ok": 1}]},
+            "token": {"deep": "value"},
+        });
+        let r = redact(&v, &default_redact_keys());
+        assert_eq!(
+            r,
+            json!({
+                "user": "ada",
+                "DB_Password": "[REDACTED]",
+                "nested": {"apiKey": "[REDACTED]", "list": [{"Authorization": "[REDACTED]", "ok": 1}]},
+                "token": "[REDACTED]",
+            })
+        );
+        assert_eq!(
+            redact(&json!([{"X": 1}]), &["x".into()]),
+            json!([{"X": "[REDACTED]"}])
+        );
+        assert_eq!(
+            redact(&json!("password"), &default_redact_keys()),
+            json!("password")
+        );
+    }
+}

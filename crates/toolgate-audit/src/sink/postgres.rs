@@ -1,0 +1,141 @@
+//! The PostgreSQL sink: one table shared by a fleet of gateways. Appends
+//! lock the chain-head row (`SELECT … FOR UPDATE`), so concurrent writers
+//! from any number of processes extend one linear chain.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
+
+use super::row::{self, Dialect, ROWS_PER_INSERT, Row};
+use super::sqlite::migrator_for;
+use super::{Query, Sink};
+use crate::chain::{ChainHead, VerifyReport};
+use crate::error::{AuditError, db_error, migrate_error};
+use crate::record::{AuditRecord, StoredRecord};
+
+const MIGRATION: &str = include_str!("../../migrations/postgres/0001_audit_log.sql");
+
+/// Times travel as the same RFC 3339 text SQLite stores, so both sinks read
+/// back exactly what was hashed; JSON as text, kept verbatim by `json`.
+const DIALECT: Dialect = Dialect {
+    placeholder: |n, column| match column {
+        "time" => format!("${n}::timestamptz"),
+        "argument_keys" | "arguments" => format!("${n}::json"),
+        _ => format!("${n}"),
+    },
+    select: |column| match column {
+        "time" => {
+            r#"to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#.to_string()
+        }
+        "argument_keys" | "arguments" => format!("{column}::text"),
+        _ => column.to_string(),
+    },
+};
+
+/// The audit log in a PostgreSQL database.
+#[derive(Debug)]
+pub struct PostgresSink {
+    pool: PgPool,
+}
+
+impl PostgresSink {
+    /// Connects (a small pool) and migrates the schema; concurrent
+    /// migrations from several gateways are serialized by an advisory lock.
+    pub async fn connect(url: &str) -> Result<PostgresSink, AuditError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(db_error("connecting to the PostgreSQL audit log"))?;
+        migrator_for(MIGRATION)
+            .run(&pool)
+            .await
+            .map_err(migrate_error)?;
+        Ok(PostgresSink { pool })
+    }
+
+    /// The pool, for tests and tools that inspect the database directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn append_inner(&self, records: &[AuditRecord]) -> Result<Vec<StoredRecord>, AuditError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_error("beginning an append"))?;
+        let mut head = read_head(&mut tx, " FOR UPDATE").await?;
+        let stored = head.link(records);
+        for chunk in stored.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::query(AssertSqlSafe(row::insert_sql(&DIALECT, chunk.len())));
+            for r in chunk {
+                q = Row::from_stored(r).bind(q);
+            }
+            q.execute(&mut *tx).await.map_err(db_error("appending"))?;
+        }
+        sqlx::query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(head.seq)
+            .bind(&head.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("appending"))?;
+        tx.commit().await.map_err(db_error("committing"))?;
+        Ok(stored)
+    }
+
+    async fn verify_inner(&self) -> Result<VerifyReport, AuditError> {
+        // One snapshot for the head and every row, while writers go on.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(db_error("verifying"))?;
+        let head = read_head(&mut tx, "").await?;
+        let report = row::walk_chain(&mut *tx, &DIALECT, head).await?;
+        tx.rollback().await.map_err(db_error("verifying"))?;
+        Ok(report)
+    }
+}
+
+async fn read_head(conn: &mut PgConnection, lock: &'static str) -> Result<ChainHead, AuditError> {
+    let sql = format!("SELECT seq, hash FROM audit_chain_head WHERE id = 1{lock}");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error("reading the chain head"))?
+        .ok_or(AuditError::Corrupt {
+            seq: 0,
+            what: "the chain head (missing)",
+        })?;
+    let seq = row.try_get(0).map_err(db_error("reading the chain head"))?;
+    let hash = row.try_get(1).map_err(db_error("reading the chain head"))?;
+    Ok(ChainHead { seq, hash })
+}
+
+impl Sink for PostgresSink {
+    fn append<'a>(
+        &'a self,
+        records: &'a [AuditRecord],
+    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+        Box::pin(self.append_inner(records))
+    }
+
+    fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+        Box::pin(row::fetch_query(&self.pool, &DIALECT, q))
+    }
+
+    fn verify(&self) -> BoxFuture<'_, Result<VerifyReport, AuditError>> {
+        Box::pin(self.verify_inner())
+    }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+}

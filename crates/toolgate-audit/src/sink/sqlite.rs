@@ -1,0 +1,158 @@
+//! The SQLite sink: one file, WAL mode, appends in `BEGIN IMMEDIATE`
+//! transactions (so several processes on one file stay one chain).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row as _, SqlSafeStr, SqliteConnection, SqlitePool};
+
+use super::row::{self, Dialect, ROWS_PER_INSERT, Row};
+use super::{Query, Sink};
+use crate::chain::{ChainHead, VerifyReport};
+use crate::error::{AuditError, db_error, migrate_error};
+use crate::record::{AuditRecord, StoredRecord};
+
+const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_audit_log.sql");
+
+const DIALECT: Dialect = Dialect {
+    placeholder: |_, _| "?".to_string(),
+    select: str::to_string,
+};
+
+/// The audit log in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteSink {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteSink {
+    /// Opens `path`, creating the file on first use, in WAL mode with
+    /// `synchronous = FULL` (a commit survives power loss), and migrates it.
+    pub async fn open(path: &Path) -> Result<SqliteSink, AuditError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            // Another process (a CLI reader, a second gateway) may hold the lock.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_error("opening the SQLite audit log"))?;
+        migrator().run(&pool).await.map_err(migrate_error)?;
+        Ok(SqliteSink {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pool, for tests and tools that inspect the database directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn append_inner(&self, records: &[AuditRecord]) -> Result<Vec<StoredRecord>, AuditError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        // IMMEDIATE takes the write lock before reading the head, so two
+        // writers cannot both extend the same head.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error("beginning an append"))?;
+        let mut head = read_head(&mut tx).await?;
+        let stored = head.link(records);
+        for chunk in stored.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::query(AssertSqlSafe(row::insert_sql(&DIALECT, chunk.len())));
+            for r in chunk {
+                q = Row::from_stored(r).bind(q);
+            }
+            q.execute(&mut *tx).await.map_err(db_error("appending"))?;
+        }
+        sqlx::query("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1")
+            .bind(head.seq)
+            .bind(&head.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("appending"))?;
+        tx.commit().await.map_err(db_error("committing"))?;
+        Ok(stored)
+    }
+
+    async fn verify_inner(&self) -> Result<VerifyReport, AuditError> {
+        // A deferred transaction: its first read fixes the snapshot that
+        // the head and every row are read from.
+        let mut tx = self.pool.begin().await.map_err(db_error("verifying"))?;
+        let head = read_head(&mut tx).await?;
+        let report = row::walk_chain(&mut *tx, &DIALECT, head).await?;
+        tx.rollback().await.map_err(db_error("verifying"))?;
+        Ok(report)
+    }
+}
+
+pub(super) fn migrator() -> Migrator {
+    migrator_for(MIGRATION)
+}
+
+/// The shipped migrations, tracked in a table of our own so a database
+/// shared with other sqlx applications does not mix their histories.
+pub(super) fn migrator_for(sql: &'static str) -> Migrator {
+    let first = Migration::new(
+        1,
+        "audit log".into(),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    );
+    let mut m = Migrator::with_migrations(vec![first]);
+    m.dangerous_set_table_name("toolgate_audit_migrations");
+    m
+}
+
+async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, AuditError> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error("reading the chain head"))?
+        .ok_or(AuditError::Corrupt {
+            seq: 0,
+            what: "the chain head (missing)",
+        })?;
+    let seq = row.try_get(0).map_err(db_error("reading the chain head"))?;
+    let hash = row.try_get(1).map_err(db_error("reading the chain head"))?;
+    Ok(ChainHead { seq, hash })
+}
+
+impl Sink for SqliteSink {
+    fn append<'a>(
+        &'a self,
+        records: &'a [AuditRecord],
+    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+        Box::pin(self.append_inner(records))
+    }
+
+    fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+        Box::pin(row::fetch_query(&self.pool, &DIALECT, q))
+    }
+
+    fn verify(&self) -> BoxFuture<'_, Result<VerifyReport, AuditError>> {
+        Box::pin(self.verify_inner())
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+}
