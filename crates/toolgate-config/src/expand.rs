@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::schema::Config;
+use crate::schema::{Config, SESSION_KEY_VAR};
 
 /// Where `${VAR}` values come from. Injected so tests never mutate the
 /// process environment.
@@ -115,6 +115,7 @@ fn expand_map(
 pub(crate) fn expand_config(config: &mut Config, env: &Env) -> Result<(), FieldError> {
     expand_in_place(&mut config.listen, || "listen".into(), env)?;
     expand_in_place(&mut config.audit.sink, || "audit.sink".into(), env)?;
+    expand_in_place(&mut config.limits.store, || "limits.store".into(), env)?;
     if let Some(j) = config.audit.jsonl.as_mut() {
         expand_in_place(j, || "audit.jsonl".into(), env)?;
     }
@@ -155,6 +156,12 @@ pub(crate) fn expand_config(config: &mut Config, env: &Env) -> Result<(), FieldE
         }
     }
     expand_map(&mut config.policies, "policies", env)?;
+    // The session key may also come from the environment, so a fleet can
+    // share one secret without writing it into every replica's file.
+    match config.sessions.key.as_mut() {
+        Some(key) => expand_in_place(key, || "sessions.key".into(), env)?,
+        None => config.sessions.key = env.get(SESSION_KEY_VAR).map(str::to_owned),
+    }
     Ok(())
 }
 

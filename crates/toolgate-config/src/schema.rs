@@ -37,8 +37,15 @@ pub struct Config {
     #[serde(default)]
     pub telemetry: Option<TelemetryConfig>,
     /// The audit log: a sink URL, or the full section.
-    #[serde(default, deserialize_with = "audit_setting")]
+    #[serde(default, deserialize_with = "url_or_section")]
     pub audit: AuditConfig,
+    /// The counter store for limits: `memory` (the default) or a Redis URL,
+    /// or the full section.
+    #[serde(default, deserialize_with = "url_or_section")]
+    pub limits: LimitsConfig,
+    /// What a call whose limits cannot be checked gets.
+    #[serde(default)]
+    pub limits_unavailable: Unavailable,
     /// The directory relative paths are resolved against (the config
     /// file's directory). Not read from the file.
     #[serde(skip)]
@@ -290,25 +297,89 @@ impl Default for AuditConfig {
     }
 }
 
-/// `audit: sqlite://x.db` is short for `audit: {sink: sqlite://x.db}`.
-fn audit_setting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AuditConfig, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = AuditConfig;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a sink URL (sqlite://…, postgres://…, none) or an audit section")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AuditConfig, E> {
-            Ok(AuditConfig {
-                sink: v.to_owned(),
-                ..AuditConfig::default()
-            })
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AuditConfig, A::Error> {
-            AuditConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+impl FromUrl for AuditConfig {
+    const EXPECTING: &'static str =
+        "a sink URL (sqlite://…, postgres://…, none) or an audit section";
+    fn from_url(url: &str) -> Self {
+        AuditConfig {
+            sink: url.to_owned(),
+            ..AuditConfig::default()
         }
     }
-    d.deserialize_any(V)
+}
+
+/// The counter store for limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// `memory` (exact within one process) or `redis://host:port/db`
+    /// (shared by every replica).
+    pub store: String,
+    /// How long a decision may wait for Redis before the store counts as
+    /// unavailable.
+    pub timeout: Seconds,
+    /// Prefix of every Redis key (to keep several fleets apart on one Redis).
+    pub key_prefix: String,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            store: "memory".into(),
+            timeout: Seconds(std::time::Duration::from_millis(50)),
+            key_prefix: "toolgate:limits:".into(),
+        }
+    }
+}
+
+impl FromUrl for LimitsConfig {
+    const EXPECTING: &'static str = "memory, a Redis URL (redis://…) or a limits section";
+    fn from_url(url: &str) -> Self {
+        LimitsConfig {
+            store: url.to_owned(),
+            ..LimitsConfig::default()
+        }
+    }
+}
+
+/// When the counter store cannot answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailable {
+    /// Refuse the call with a clear reason (fail closed).
+    #[default]
+    Deny,
+    /// Let it through uncounted.
+    Allow,
+}
+
+/// A section that may be written as just its URL.
+trait FromUrl: Sized {
+    const EXPECTING: &'static str;
+    fn from_url(url: &str) -> Self;
+}
+
+/// `audit: sqlite://x.db` is short for `audit: {sink: sqlite://x.db}`, and
+/// `limits: redis://…` for `limits: {store: redis://…}`.
+fn url_or_section<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromUrl + Deserialize<'de>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: FromUrl + Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(T::EXPECTING)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            Ok(T::from_url(v))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
 }
 
 /// When a call's answer waits for its audit record.
@@ -361,7 +432,7 @@ fn default_admin_listen() -> String {
 }
 
 /// Downstream sessions.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// A session unused this long is closed (its upstream too).
@@ -370,6 +441,11 @@ pub struct SessionConfig {
     pub max_sessions: usize,
     /// Bytes of SSE events kept per session for `Last-Event-ID` replay.
     pub replay_buffer_bytes: ByteSize,
+    /// The key that seals session ids (32 bytes: 64 hex digits or base64),
+    /// shared by every replica so a session started on one continues on
+    /// another. Falls back to `TOOLGATE_SESSION_KEY`; without either, each
+    /// process makes a random key and keeps its sessions to itself.
+    pub key: Option<String>,
 }
 
 impl Default for SessionConfig {
@@ -378,6 +454,56 @@ impl Default for SessionConfig {
             idle_timeout: Seconds::from_secs(30 * 60),
             max_sessions: 10_000,
             replay_buffer_bytes: ByteSize(1 << 20),
+            key: None,
         }
+    }
+}
+
+/// The environment variable `sessions.key` falls back to.
+pub const SESSION_KEY_VAR: &str = "TOOLGATE_SESSION_KEY";
+
+impl SessionConfig {
+    /// The session key's 32 bytes, if one is set. The error says what is
+    /// wrong without repeating the value (it is a secret).
+    pub fn key_bytes(&self) -> Result<Option<[u8; 32]>, String> {
+        let Some(text) = self.key.as_deref() else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        let decoded = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).ok()
+        } else {
+            // Standard or URL-safe alphabet, padded or not.
+            use base64::Engine as _;
+            use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+            let unpadded = text.trim_end_matches('=');
+            STANDARD_NO_PAD
+                .decode(unpadded)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(unpadded))
+                .ok()
+        };
+        match decoded.map(<[u8; 32]>::try_from) {
+            Some(Ok(key)) => Ok(Some(key)),
+            Some(Err(bytes)) => Err(format!(
+                "the key is {} bytes; it must be 32 (64 hex digits or 44 base64 characters, e.g. from `openssl rand -hex 32`)",
+                bytes.len()
+            )),
+            None => Err(format!(
+                "the key ({} characters) is neither 64 hex digits nor base64 of 32 bytes (e.g. `openssl rand -hex 32`)",
+                text.len()
+            )),
+        }
+    }
+}
+
+/// The key is a secret: `Debug` never shows it.
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_sessions", &self.max_sessions)
+            .field("replay_buffer_bytes", &self.replay_buffer_bytes)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }

@@ -82,6 +82,31 @@ fn audit_takes_a_url_or_a_section() {
 }
 
 #[test]
+fn limits_take_a_url_or_a_section() {
+    let default = parse_ok("servers:\n  s:\n    command: [x]\n");
+    assert_eq!(default.limits.store, "memory");
+    assert_eq!(default.limits_unavailable, Unavailable::Deny);
+    assert_eq!(
+        default.limits.timeout,
+        Seconds(std::time::Duration::from_millis(50))
+    );
+    let short = parse_ok(
+        "servers:\n  s:\n    command: [x]\nlimits: redis://127.0.0.1:6379/0\nlimits_unavailable: allow\n",
+    );
+    assert_eq!(short.limits.store, "redis://127.0.0.1:6379/0");
+    assert_eq!(short.limits.key_prefix, "toolgate:limits:");
+    assert_eq!(short.limits_unavailable, Unavailable::Allow);
+    let full = parse_ok(
+        "servers:\n  s:\n    command: [x]\nlimits:\n  store: redis://r:6379\n  timeout: 200ms\n  key_prefix: \"fleet-a:\"\n",
+    );
+    assert_eq!(
+        full.limits.timeout,
+        Seconds(std::time::Duration::from_millis(200))
+    );
+    assert_eq!(full.limits.key_prefix, "fleet-a:");
+}
+
+#[test]
 fn units_and_options_parse() {
     let c = parse_ok(
         "servers:\n  s:\n    url: https://x.example/mcp\n    transport: sse\n    timeout: 90s\n    protocol: stateless\nhttp:\n  max_body_bytes: 1MiB\n  allowed_hosts: [gw.internal]\n",
@@ -177,6 +202,14 @@ fn errors_name_the_place() {
             "servers:\n  s:\n    command: [x]\naudit: {sink: none, durablity: strict}\n",
             "unknown field `durablity`",
         ),
+        (
+            "servers:\n  s:\n    command: [x]\nlimits: memcached://x\n",
+            "limits.store",
+        ),
+        (
+            "servers:\n  s:\n    command: [x]\nlimits_unavailable: maybe\n",
+            "limits_unavailable",
+        ),
     ];
     for (text, needle) in cases.into_iter().chain(anon).chain(audit) {
         let err = parse_err(text);
@@ -194,4 +227,46 @@ fn load_reads_a_file_and_reports_missing_ones() {
     assert_eq!(c.base_dir, dir.path());
     let err = load(&dir.path().join("nope.yaml")).unwrap_err().to_string();
     assert!(err.contains("nope.yaml"), "{err}");
+}
+
+#[test]
+fn the_session_key_is_32_bytes_from_the_file_or_the_environment() {
+    let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let base = "servers:\n  s:\n    command: [x]\n";
+    assert_eq!(parse_ok(base).sessions.key_bytes(), Ok(None));
+    let from_file = parse_ok(&format!("{base}sessions:\n  key: {hex_key}\n"));
+    let bytes = from_file.sessions.key_bytes().unwrap().unwrap();
+    assert_eq!(hex::encode(bytes), hex_key);
+    let b64 = "ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v8=";
+    for text in [
+        b64,
+        b64.trim_end_matches('='),
+        "ABEiM0RVZneImaq7zN3u_wARIjNEVWZ3iJmqu8zd7v8",
+    ] {
+        let c = parse_ok(&format!("{base}sessions:\n  key: \"{text}\"\n"));
+        assert_eq!(c.sessions.key_bytes().unwrap(), Some(bytes), "{text}");
+    }
+    let env = Env::from_pairs([("TOOLGATE_SESSION_KEY", hex_key), ("K", hex_key)]);
+    let path = Path::new("/etc/toolgate/toolgate.yaml");
+    let from_env = parse(base, path, &env).unwrap();
+    assert_eq!(from_env.sessions.key_bytes().unwrap(), Some(bytes));
+    let expanded = parse(
+        &format!("{base}sessions: {{key: \"${{K}}\"}}\n"),
+        path,
+        &env,
+    )
+    .unwrap();
+    assert_eq!(expanded.sessions.key_bytes().unwrap(), Some(bytes));
+    assert!(
+        !format!("{:?}", from_env.sessions).contains(hex_key),
+        "Debug hides the key"
+    );
+    for bad in ["0011", "not a key at all!", &hex_key[..62]] {
+        let err = parse_err(&format!("{base}sessions:\n  key: \"{bad}\"\n"));
+        assert!(
+            err.contains("sessions.key") && err.contains("32"),
+            "{bad} => {err}"
+        );
+        assert!(!err.contains(bad), "the error never repeats the key: {err}");
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use crate::schema::{Config, ServerConfig};
+use crate::schema::{Config, SESSION_KEY_VAR, ServerConfig};
 
 type Invalid = (String, String);
 
@@ -28,6 +28,16 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
             "admin.listen",
             format!("{:?} is not an address:port", admin.listen),
         );
+    }
+    let store = config.limits.store.as_str();
+    if store != "memory" && !store.starts_with("redis://") {
+        return fail(
+            "limits.store",
+            "must be `memory` or a redis:// URL".to_owned(),
+        );
+    }
+    if config.limits.timeout.0.is_zero() {
+        return fail("limits.timeout", "must be more than 0".to_owned());
     }
     let sink = config.audit.sink.as_str();
     let known = ["sqlite://", "postgres://", "postgresql://"]
@@ -68,6 +78,12 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
         if path.is_empty() {
             return fail(format!("policies.{name}"), "empty path");
         }
+    }
+    if let Err(why) = config.sessions.key_bytes() {
+        return fail(
+            "sessions.key",
+            format!("{why} (set here or by {SESSION_KEY_VAR})"),
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toolgate_config::Config;
 
-use toolgate_limits::{CounterStore, MemoryStore};
+use toolgate_limits::{CounterStore, MemoryStore, RedisOptions, RedisStore};
 
 use crate::audit::AuditLog;
 use crate::clock::SystemClock;
@@ -28,6 +28,9 @@ pub enum StartError {
     /// The audit sink could not be opened.
     #[error("audit log: {0}")]
     Audit(#[from] toolgate_audit::AuditError),
+    /// The counter store's URL is invalid.
+    #[error("limits.store: {0}")]
+    Limits(#[from] toolgate_limits::RedisUrlError),
 }
 
 /// Everything a request handler needs.
@@ -59,9 +62,8 @@ impl Gateway {
     pub async fn standard(config: Config) -> Result<Arc<Gateway>, StartError> {
         let metrics = Arc::new(Metrics::new());
         let policies = PolicyStore::load(&config, Some(metrics.clone()))?;
-        let store: Arc<dyn CounterStore> = Arc::new(MemoryStore::new());
-        let limiter =
-            PolicyLimiter::new(store, WhenUnavailable::Deny).with_metrics(metrics.clone());
+        let limiter = PolicyLimiter::new(counter_store(&config)?, unavailable(&config))
+            .with_metrics(metrics.clone());
         let audit_log = AuditLog::open(&config).await?.map(Arc::new);
         let audit: Arc<dyn Audit> = match &audit_log {
             Some(log) => log.clone(),
@@ -116,7 +118,7 @@ impl Gateway {
             &config.http.allowed_hosts,
             &config.http.allowed_origins,
         );
-        let sessions = SessionTable::new(config.sessions.max_sessions, pipeline.clone());
+        let sessions = SessionTable::new(&config.sessions, pipeline.clone());
         Arc::new(Gateway {
             grants: GrantTable::from_config(&config.grants),
             config: Arc::new(config),
@@ -182,5 +184,26 @@ impl Gateway {
                 );
             }
         }
+    }
+}
+
+/// The configured counter store. Redis is connected lazily: a gateway
+/// starts while Redis is down and fails closed until it is back.
+fn counter_store(config: &Config) -> Result<Arc<dyn CounterStore>, StartError> {
+    let l = &config.limits;
+    if l.store == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let options = RedisOptions {
+        key_prefix: l.key_prefix.clone(),
+        timeout: l.timeout.0,
+    };
+    Ok(Arc::new(RedisStore::new(&l.store, options)?))
+}
+
+fn unavailable(config: &Config) -> WhenUnavailable {
+    match config.limits_unavailable {
+        toolgate_config::Unavailable::Deny => WhenUnavailable::Deny,
+        toolgate_config::Unavailable::Allow => WhenUnavailable::Allow,
     }
 }

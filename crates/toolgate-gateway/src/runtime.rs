@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
 use toolgate_config::{Instances, ProtocolChoice, ServerConfig, Transport};
-use toolgate_mcp::{ErrorObject, Message, codes};
+use toolgate_mcp::{ErrorObject, Message, ProtocolVersion, codes};
 
 use crate::metrics::Metrics;
 use crate::upstream::handshake::{self, HandshakeError, ServerInfo};
@@ -376,6 +376,46 @@ impl ServerRuntime {
             profile,
             shared: false,
         })
+    }
+
+    /// A connection re-attached to a Streamable HTTP upstream session that
+    /// another replica initialized (`session_id` as the upstream gave it,
+    /// `protocol` as negotiated). Nothing is sent: the session is already
+    /// initialized. Fails when this replica's configuration or probe says
+    /// the server is not a sessionful Streamable HTTP server with a session
+    /// per client (the replicas' configs disagree).
+    pub(crate) fn attach_session(
+        &self,
+        session_id: Option<&str>,
+        protocol: ProtocolVersion,
+    ) -> Result<UpstreamConn, UpstreamError> {
+        let mismatch = |what: &str| {
+            UpstreamError::Connect(format!(
+                "cannot continue a Streamable HTTP session here: {what}"
+            ))
+        };
+        if self.cfg.url.is_none() || self.cfg.transport == Transport::Sse {
+            return Err(mismatch("the server is not a Streamable HTTP server"));
+        }
+        if self.cfg.instances == Instances::Shared {
+            return Err(mismatch("the server is configured `instances: shared`"));
+        }
+        if let Some(p) = self.profile()
+            && (p.transport != TransportKind::StreamableHttp
+                || p.generation != Generation::Sessionful)
+        {
+            return Err(mismatch("the upstream was probed as another kind"));
+        }
+        let session_id = session_id
+            .map(HeaderValue::from_str)
+            .transpose()
+            .map_err(|_| mismatch("the upstream session id is not a header value"))?;
+        Ok(UpstreamConn::Http(HttpConn::attached(
+            self.client.clone(),
+            self.http_target()?,
+            session_id,
+            protocol,
+        )))
     }
 
     fn is_shared(&self, profile: &Profile) -> bool {

@@ -131,7 +131,10 @@ impl Pipeline {
             Verdict::Allow | Verdict::Approval { .. } => {}
         }
         match self.limit.reserve(&ticket.ctx, &ticket.decision).await {
-            Ok(r) => ticket.reservation = r,
+            Ok(r) => {
+                ticket.reason = r.as_ref().and_then(|r| r.note());
+                ticket.reservation = r;
+            }
             Err(refusal) => return ticket.refuse(msg, refusal).await,
         }
         if let Err(refusal) = self.approve.approve(&ticket.ctx, &ticket.decision).await {

@@ -59,6 +59,12 @@ pub enum Settle {
 pub trait Reservation: Send + 'static {
     /// Keeps or returns the counts.
     fn settle(self: Box<Self>, how: Settle) -> BoxFuture<'static, ()>;
+
+    /// Something the audit record should say about the admission (e.g. the
+    /// limits could not be checked and the call went through uncounted).
+    fn note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reserves counts before a request is forwarded.

@@ -103,7 +103,8 @@ impl Limit for PolicyLimiter {
                         }
                         WhenUnavailable::Allow => {
                             tracing::warn!(store = self.store.kind(), error = %why, "counter store unavailable; call allowed uncounted (limits_unavailable: allow)");
-                            Ok(None)
+                            let r: Box<dyn Reservation> = Box::new(Unchecked);
+                            Ok(Some(r))
                         }
                     }
                 }
@@ -135,6 +136,20 @@ fn exceeded_reason(ctx: &CallContext, check: &LimitCheck, resets_at: SystemTime)
 struct Held {
     store: Arc<dyn CounterStore>,
     reserved: Reserved,
+}
+
+/// A call let through without counting (`limits_unavailable: allow`): the
+/// audit record says so.
+struct Unchecked;
+
+impl Reservation for Unchecked {
+    fn settle(self: Box<Self>, _how: Settle) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+
+    fn note(&self) -> Option<String> {
+        Some("limits not checked: counter store unavailable (limits_unavailable: allow)".into())
+    }
 }
 
 impl Reservation for Held {

@@ -71,6 +71,19 @@ pub enum EdgeError {
     /// A second standalone GET stream on one session.
     #[error("Conflict: only one standalone SSE stream is allowed per session")]
     StreamConflict,
+    /// A session another replica started could continue here, but this
+    /// replica holds its maximum of sessions.
+    #[error("too many open sessions on this gateway (limit {0}); retry later")]
+    TooManySessions(usize),
+}
+
+impl From<crate::session::Lookup> for EdgeError {
+    fn from(l: crate::session::Lookup) -> Self {
+        match l {
+            crate::session::Lookup::NotFound => EdgeError::SessionNotFound,
+            crate::session::Lookup::Full(max) => EdgeError::TooManySessions(max),
+        }
+    }
 }
 
 impl From<EdgeRefusal> for EdgeError {
@@ -98,6 +111,7 @@ impl EdgeError {
             EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             EdgeError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::StreamConflict => StatusCode::CONFLICT,
+            EdgeError::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::BodyRead(_)
             | EdgeError::Parse(_)
             | EdgeError::InvalidRequest { .. }
@@ -129,7 +143,8 @@ impl EdgeError {
             | EdgeError::BodyRead(_)
             | EdgeError::SessionRequired
             | EdgeError::BadProtocolHeader(_)
-            | EdgeError::StreamConflict => codes::SERVER_ERROR,
+            | EdgeError::StreamConflict
+            | EdgeError::TooManySessions(_) => codes::SERVER_ERROR,
         };
         let id = match self {
             EdgeError::InvalidRequest { id, .. } => id.clone(),
@@ -163,6 +178,7 @@ impl EdgeError {
             EdgeError::HeaderMismatch(_) => "header_mismatch",
             EdgeError::StatelessMeta(_) => "stateless_meta",
             EdgeError::StreamConflict => "stream_conflict",
+            EdgeError::TooManySessions(_) => "too_many_sessions",
         }
     }
 }

@@ -28,16 +28,14 @@ pub(crate) async fn get(
 }
 
 fn session_of(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Arc<Session>, EdgeError> {
-    let (_, principal) = admit_edge(gw, server, headers)?;
+    let (runtime, principal) = admit_edge(gw, server, headers)?;
     // Without a session there is no stream to offer (2026-07-28 clients
     // never GET; older ones only after `initialize`).
     let sid = headers
         .get(mcp_headers::SESSION_ID)
         .ok_or(EdgeError::MethodNotAllowed)?;
     let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;
-    gw.sessions
-        .get(sid, &principal)
-        .ok_or(EdgeError::SessionNotFound)
+    Ok(gw.sessions.find(sid, &principal, &runtime)?)
 }
 
 fn open(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Response, EdgeError> {

@@ -77,10 +77,7 @@ async fn handle(
     let payload = Payload::parse(&bytes).map_err(|e| EdgeError::Parse(e.to_string()))?;
     if let Some(sid) = headers.get(mcp_headers::SESSION_ID) {
         let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;
-        let session = gw
-            .sessions
-            .get(sid, &principal)
-            .ok_or(EdgeError::SessionNotFound)?;
+        let session = gw.sessions.find(sid, &principal, &runtime)?;
         check_protocol_header(headers)?;
         return on_session(gw, &session, payload, accepts).await;
     }
@@ -349,6 +346,11 @@ async fn finish_reply(
     if json {
         let finals = stream.responses().await;
         drop(watch);
+        // The upstream forgot the session (it ended on another replica, or
+        // expired): the client re-initializes on 404.
+        if !batch && stream.session_gone_reported() {
+            return refuse(gw, EdgeError::SessionNotFound);
+        }
         let body = if batch {
             reply::json_array(&finals)
         } else {

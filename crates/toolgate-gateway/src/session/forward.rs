@@ -270,7 +270,7 @@ async fn drive(
     tokio::pin!(gone);
     let mut exchange = match env.send(msg.clone(), traceparent).await {
         Ok(x) => x,
-        Err(e) => return fail(env, client_id, &e),
+        Err(e) => return fail(env, sink, client_id, &e),
     };
     let mut rounds = 0;
     loop {
@@ -284,7 +284,7 @@ async fn drive(
                         match bridge::fulfil_input(s, &msg, &resp, sink, timeout, rounds).await {
                             Ok(retry) => match env.send(retry, traceparent).await {
                                 Ok(x) => { exchange = x; continue; }
-                                Err(e) => return fail(env, client_id, &e),
+                                Err(e) => return fail(env, sink, client_id, &e),
                             },
                             Err(answer) => return (UpstreamOutcome::Failed("input_required"), Some(answer)),
                         }
@@ -294,8 +294,8 @@ async fn drive(
                     }
                     return finish(env, ticket, resp);
                 }
-                Some(Step::Response(Err(e))) => return fail(env, client_id, &e),
-                None => return fail(env, client_id, &UpstreamError::Closed),
+                Some(Step::Response(Err(e))) => return fail(env, sink, client_id, &e),
+                None => return fail(env, sink, client_id, &UpstreamError::Closed),
             },
             reason = &mut cancel, if !cancel_done => {
                 cancel_done = true;
@@ -331,9 +331,16 @@ fn finish(env: &Env, ticket: &mut Ticket, resp: Message) -> Ended {
     (outcome, Some(resp))
 }
 
-fn fail(env: &Env, client_id: Option<Id>, err: &UpstreamError) -> Ended {
+fn fail(env: &Env, sink: &Arc<dyn Sink>, client_id: Option<Id>, err: &UpstreamError) -> Ended {
     // End the session first, so the client's next request already gets 404.
     env.on_upstream_error(err);
+    // The upstream forgot the client's own session (ended elsewhere,
+    // expired): nothing ran, and a reply not yet started tells the client
+    // 404 right away. (A shared connection is re-established instead.)
+    let own_session = matches!(env, Env::Session(s) if !s.shared_conn);
+    if own_session && matches!(err, UpstreamError::SessionExpired) {
+        sink.session_gone();
+    }
     let outcome = match err {
         UpstreamError::Timeout(_) => UpstreamOutcome::Timeout,
         other => UpstreamOutcome::Failed(other.label()),

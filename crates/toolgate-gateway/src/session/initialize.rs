@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use toolgate_mcp::{ErrorObject, Message, ProtocolVersion, RawObject, codes};
 
 use super::forward::error_response;
-use crate::runtime::{ServerRuntime, SessionConn};
+use crate::runtime::{ServerRuntime, SessionConn, TransportKind};
 use crate::upstream::handshake::{self, ServerInfo};
 use crate::upstream::{Generation, UpstreamConn};
 
@@ -30,6 +30,8 @@ pub struct Initialized {
     pub protocol: ProtocolVersion,
     /// The client's `initialize` params.
     pub client_params: Option<Box<RawValue>>,
+    /// How the upstream is reached.
+    pub transport: TransportKind,
 }
 
 /// A failed handshake: the answer to send the client.
@@ -73,6 +75,7 @@ pub(crate) async fn initialize(
             shared,
             protocol,
             client_params,
+            transport: profile.transport,
         };
         return Ok((init, Message::result(id, result)));
     }
@@ -99,6 +102,7 @@ pub(crate) async fn initialize(
         shared: false,
         protocol,
         client_params,
+        transport: profile.transport,
     };
     Ok((init, resp))
 }

@@ -9,6 +9,7 @@
 
 mod bridge;
 mod forward;
+mod ids;
 pub(crate) mod initialize;
 mod stateless;
 pub mod stream;
@@ -28,7 +29,7 @@ pub use forward::{Env, StatelessEnv};
 pub use initialize::{InitializeError, Initialized};
 pub use stateless::{check_meta, handle_stateless, unsupported_version};
 pub use stream::{Mode, OutStream, Sink, Streams};
-pub use table::SessionTable;
+pub use table::{Lookup, SessionTable};
 
 use crate::pipeline::{Pipeline, Principal};
 use crate::runtime::ServerRuntime;
@@ -44,7 +45,8 @@ pub(crate) enum Pending {
 
 /// One sessionful client session.
 pub struct Session {
-    /// The session id (`Mcp-Session-Id`), random and unguessable.
+    /// The session id (`Mcp-Session-Id`): its claims sealed under the
+    /// session key, unforgeable and unique (see `ids`).
     pub id: Arc<str>,
     /// The upstream server.
     pub server: Arc<ServerRuntime>,
@@ -58,6 +60,9 @@ pub struct Session {
     pub(crate) upstream: Generation,
     /// The connection is the server's shared one: never close it here.
     pub(crate) shared_conn: bool,
+    /// Other replicas can continue the session: letting it go here (idle,
+    /// shutdown) must not end the upstream session.
+    pub(crate) portable: bool,
     /// The client's `initialize` params (capabilities, clientInfo), used when
     /// bridging to a stateless upstream.
     pub(crate) client_init: Option<Box<RawValue>>,
@@ -82,11 +87,13 @@ pub struct Session {
 impl Session {
     pub(crate) fn new(
         init: Initialized,
+        id: Arc<str>,
+        portable: bool,
         principal: Arc<Principal>,
         pipeline: Arc<Pipeline>,
     ) -> Arc<Session> {
         Arc::new(Session {
-            id: new_session_id().into(),
+            id,
             server: init.server,
             principal,
             protocol: init.protocol,
@@ -94,6 +101,7 @@ impl Session {
             conn: init.conn,
             upstream: init.upstream,
             shared_conn: init.shared,
+            portable,
             client_init: init.client_params,
             pipeline,
             log_level: Mutex::new(None),
@@ -264,6 +272,20 @@ impl Session {
         true
     }
 
+    /// Lets the session go from this replica without ending the upstream
+    /// session, which another replica may be serving (idle expiry and
+    /// shutdown of a portable session). Returns false when it had already
+    /// ended.
+    pub async fn release(&self, why: &str) -> bool {
+        if !self.end(why) {
+            return false;
+        }
+        if !self.shared_conn {
+            self.conn.detach().await;
+        }
+        true
+    }
+
     /// Marks the session ended at once (its next request gets 404); the
     /// caller closes the upstream connection. Returns false when it had
     /// already ended.
@@ -279,12 +301,6 @@ impl Session {
         self.set_standalone(None);
         true
     }
-}
-
-/// A random, unguessable session id (128 bits, hex).
-fn new_session_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    hex::encode(bytes)
 }
 
 pub(crate) fn empty_object() -> Box<RawValue> {

@@ -30,6 +30,11 @@ pub trait Sink: Send + Sync {
     fn closed(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())
     }
+    /// The upstream says the client's session no longer exists, so the
+    /// request was not served: a reply that has not started yet becomes a
+    /// 404 (the client re-initializes). Called before the error response is
+    /// finalized. No-op by default.
+    fn session_gone(&self) {}
 }
 
 /// One event as stored: its sequence number in the stream and its JSON.
@@ -62,6 +67,7 @@ struct State {
     watchers: usize,
     was_watched: bool,
     prefer_stream: bool,
+    session_gone: bool,
 }
 
 /// A stream of messages for one POST (or one GET).
@@ -99,6 +105,7 @@ impl OutStream {
                 watchers: 0,
                 was_watched: false,
                 prefer_stream: false,
+                session_gone: false,
             }),
             changed: Notify::new(),
             max_log_bytes,
@@ -208,6 +215,12 @@ impl OutStream {
         (replay, rx)
     }
 
+    /// True when a request on this stream found its upstream session gone
+    /// (see [`Sink::session_gone`]).
+    pub fn session_gone_reported(&self) -> bool {
+        self.state.lock().session_gone
+    }
+
     /// True once every expected response was delivered.
     pub fn is_done(&self) -> bool {
         self.state.lock().is_done()
@@ -261,6 +274,10 @@ impl Sink for OutStream {
 
     fn prefer_stream(&self) {
         self.state.lock().prefer_stream = true;
+    }
+
+    fn session_gone(&self) {
+        self.state.lock().session_gone = true;
     }
 }
 

@@ -87,6 +87,31 @@ impl HttpConn {
         })
     }
 
+    /// A sessionful connection re-attached to an upstream session that was
+    /// initialized elsewhere (another replica): no handshake, the session
+    /// id and the negotiated revision go on every request as before.
+    pub(crate) fn attached(
+        client: HttpClient,
+        target: HttpTarget,
+        session_id: Option<HeaderValue>,
+        protocol: ProtocolVersion,
+    ) -> Arc<HttpConn> {
+        let conn = HttpConn::new(client, target, Generation::Sessionful);
+        {
+            let mut shared = conn.shared.lock();
+            shared.session_id = session_id;
+            shared.protocol = Some(protocol);
+        }
+        conn
+    }
+
+    /// The upstream's session id, once it gave one.
+    pub(crate) fn session_id(&self) -> Option<String> {
+        let shared = self.shared.lock();
+        let sid = shared.session_id.as_ref()?;
+        sid.to_str().ok().map(str::to_owned)
+    }
+
     pub(crate) fn protocol(&self) -> Option<ProtocolVersion> {
         self.shared.lock().protocol
     }
@@ -361,6 +386,20 @@ impl HttpConn {
 
     /// Ends the session: stops every stream and sends DELETE.
     pub(crate) async fn close(&self) {
+        let session = self.detach();
+        if session.is_some() {
+            let req = self
+                .base_request(Method::DELETE, "application/json")
+                .body(Full::new(Bytes::new()));
+            if let Ok(req) = req {
+                let _ = tokio::time::timeout(Duration::from_secs(2), self.client.send(req)).await;
+            }
+        }
+    }
+
+    /// Stops every stream without ending the upstream session (another
+    /// replica may go on with it). Returns the session id.
+    pub(crate) fn detach(&self) -> Option<HeaderValue> {
         let (tasks, session) = {
             let mut shared = self.shared.lock();
             shared.closed.get_or_insert(UpstreamError::Closed);
@@ -371,14 +410,7 @@ impl HttpConn {
         for t in tasks {
             t.abort();
         }
-        if session.is_some() {
-            let req = self
-                .base_request(Method::DELETE, "application/json")
-                .body(Full::new(Bytes::new()));
-            if let Ok(req) = req {
-                let _ = tokio::time::timeout(Duration::from_secs(2), self.client.send(req)).await;
-            }
-        }
+        session
     }
 }
 

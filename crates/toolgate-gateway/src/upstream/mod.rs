@@ -140,6 +140,26 @@ impl UpstreamConn {
         }
     }
 
+    /// Stops this process's use of the connection without ending the
+    /// upstream session, where the transport allows it (Streamable HTTP:
+    /// another replica may go on with the session). Other transports close.
+    pub async fn detach(&self) {
+        match self {
+            UpstreamConn::Channel(c) => c.close().await,
+            UpstreamConn::Http(h) => {
+                h.detach();
+            }
+        }
+    }
+
+    /// The upstream's own session id (Streamable HTTP, once it gave one).
+    pub fn upstream_session_id(&self) -> Option<String> {
+        match self {
+            UpstreamConn::Channel(_) => None,
+            UpstreamConn::Http(h) => h.session_id(),
+        }
+    }
+
     /// A short label for logs: `stdio`, `sse`, `http`.
     pub fn transport_label(&self) -> &'static str {
         match self {

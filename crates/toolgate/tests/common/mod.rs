@@ -49,11 +49,20 @@ pub(crate) async fn start(name: &str, extra: &str) -> Gateway {
 /// [`start`] with logging options before `serve` (e.g. `--log debug`);
 /// stderr goes to `gateway.log` in the gateway's directory.
 pub(crate) async fn start_logging(name: &str, extra: &str, log_args: &[&str]) -> Gateway {
+    launch(name, POLICY, extra, log_args).await
+}
+
+/// [`start`] under another policy (its text).
+pub(crate) async fn start_with_policy(name: &str, policy: &str, extra: &str) -> Gateway {
+    launch(name, policy, extra, &[]).await
+}
+
+async fn launch(name: &str, policy: &str, extra: &str, log_args: &[&str]) -> Gateway {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("toolgate-audit-{name}-{port}"));
+    let dir = std::env::temp_dir().join(format!("toolgate-{name}-{port}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("policy.json"), POLICY).unwrap();
+    std::fs::write(dir.join("policy.json"), policy).unwrap();
     let config = format!(
         "listen: 127.0.0.1:{port}\nservers:\n  fx:\n    command: [{:?}, \"stdio\"]\ngrants:\n  - {{name: tester, token: {TOKEN}, server: fx, policy: p}}\npolicies:\n  p: policy.json\naudit:\n  sink: sqlite://audit.db\n{extra}",
         fixture_bin().display().to_string()
