@@ -20,6 +20,7 @@
 
 mod memory;
 mod redis;
+pub mod redis_conn;
 
 use std::time::{Duration, SystemTime};
 

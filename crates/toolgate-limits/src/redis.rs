@@ -32,23 +32,17 @@
 
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::io::tcp::TcpSettings;
 use ::redis::{Client, IntoConnectionInfo, RedisError, Script, ScriptInvocation};
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
+use crate::redis_conn::{manager_config, redact, url_password};
 use crate::{Charge, CounterStore, Exceeded, LimitError, Reserved, ReservedItem, at_millis};
 
 /// The largest count, amount or window (ms) a script handles exactly.
 const MAX_EXACT: u64 = (1 << 53) - 1;
-/// How long one connection attempt may take (at least the call timeout).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Backoff between connection attempts while Redis is down: short, so that
-/// a restarted server is found again within about a second.
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
-const RECONNECT_RETRIES: usize = 3;
 /// Unacknowledged writes fail the connection after this (Linux), so that a
 /// server gone silent (no reset) is replaced rather than waited on forever.
 #[cfg(target_os = "linux")]
@@ -200,13 +194,8 @@ impl RedisStore {
     async fn connection(&self) -> Result<ConnectionManager, RedisError> {
         self.connection
             .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT.max(self.options.timeout)))
-                    // `run` times every call out itself, connecting included.
-                    .set_response_timeout(None)
-                    .set_min_delay(RECONNECT_MIN_DELAY)
-                    .set_max_delay(RECONNECT_MAX_DELAY)
-                    .set_number_of_retries(RECONNECT_RETRIES);
+                // `run` times every call out itself, connecting included.
+                let config = manager_config(self.options.timeout);
                 ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             })
             .await
@@ -275,23 +264,6 @@ fn tcp_settings() -> TcpSettings {
     #[cfg(target_os = "linux")]
     let settings = settings.set_user_timeout(TCP_USER_TIMEOUT);
     settings
-}
-
-/// The password in a URL's user info, as written (the parsed one may be
-/// percent-decoded; both are redacted).
-fn url_password(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let password = userinfo.split_once(':').map_or(userinfo, |(_, p)| p);
-    Some(password.to_string())
-}
-
-fn redact(mut text: String, secrets: &[String]) -> String {
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(s.as_str(), "***");
-    }
-    text
 }
 
 impl std::fmt::Debug for RedisStore {

@@ -38,7 +38,6 @@
 mod approval;
 mod error;
 mod grant;
-mod redis_url;
 mod time;
 mod token;
 

@@ -16,7 +16,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
-use crate::redis_url::redact;
+use toolgate_limits::redis_conn::{CONNECT_TIMEOUT, redact};
 
 /// What waiters hear.
 #[derive(Clone, Debug)]
@@ -30,7 +30,6 @@ pub(super) enum Event {
 /// How many events a slow waiter may fall behind before it is told it
 /// lagged (and then re-reads the state).
 const CAPACITY: usize = 256;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const PING_EVERY: Duration = Duration::from_secs(5);
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(50);

@@ -24,7 +24,7 @@ mod wire;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::{Client, FromRedisValue, IntoConnectionInfo, RedisError, Script, ScriptInvocation};
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
@@ -32,14 +32,8 @@ use tokio::sync::OnceCell;
 use self::listener::{Listener, Target};
 use super::{Approval, ApprovalId, ApprovalState, ApprovalStore, Decision, PendingApproval};
 use crate::error::StateError;
-use crate::redis_url::{redact, url_password};
 use crate::time::to_ms;
-
-/// How long one connection attempt may take (at least the call timeout).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
-const RECONNECT_RETRIES: usize = 3;
+use toolgate_limits::redis_conn::{manager_config, redact, url_password};
 
 /// How to use Redis for approvals.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,13 +284,8 @@ impl RedisApprovals {
     async fn connection(&self) -> Result<ConnectionManager, RedisError> {
         self.connection
             .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT.max(self.options.timeout)))
-                    // `timed` times every call out itself, connecting included.
-                    .set_response_timeout(None)
-                    .set_min_delay(RECONNECT_MIN_DELAY)
-                    .set_max_delay(RECONNECT_MAX_DELAY)
-                    .set_number_of_retries(RECONNECT_RETRIES);
+                // `timed` times every call out itself, connecting included.
+                let config = manager_config(self.options.timeout);
                 ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             })
             .await
