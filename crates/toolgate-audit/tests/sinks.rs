@@ -347,3 +347,24 @@ async fn two_sqlite_pools_on_one_file_make_one_chain() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_opening_a_new_sqlite_file_at_once_both_migrate_it() {
+    // Separate pools stand for separate processes: no lock is shared but
+    // the file's.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("audit-{round}.db"));
+        let opens = (0..4).map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { SqliteSink::open(&path).await })
+        });
+        for open in opens.collect::<Vec<_>>() {
+            let sink = open
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(sink.verify().await.unwrap().first_problem, None);
+        }
+    }
+}

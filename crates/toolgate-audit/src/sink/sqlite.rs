@@ -45,7 +45,11 @@ impl SqliteSink {
             .connect_with(options)
             .await
             .map_err(db_error("opening the SQLite audit log"))?;
-        migrator().run(&pool).await.map_err(migrate_error)?;
+        // SQLite has no advisory lock for sqlx to take: two processes opening
+        // a new file at once would both apply the first migration. An
+        // IMMEDIATE transaction serializes them (each migration runs in a
+        // savepoint inside it).
+        migrate(&pool).await?;
         Ok(SqliteSink {
             pool,
             path: path.to_path_buf(),
@@ -154,5 +158,22 @@ impl Sink for SqliteSink {
 
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+/// Applies the shipped migrations. SQLite gives sqlx no lock to take, so
+/// two processes opening a new file at once both try the first migration
+/// and one fails ("table already exists") once the other commits; run
+/// again, it finds the migration applied. (A `BEGIN IMMEDIATE` around the
+/// run would serialize them, but sqlx's `Migrator::run` on a transaction
+/// makes `open` a future that is not `Send`.)
+async fn migrate(pool: &SqlitePool) -> Result<(), AuditError> {
+    let mut attempts = 0;
+    loop {
+        match migrator().run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempts < 3 => attempts += 1,
+            Err(e) => return Err(migrate_error(e)),
+        }
     }
 }
