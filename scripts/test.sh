@@ -13,8 +13,13 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --release --locked -- -D warnings
 
-step "cargo build --release"
-cargo build --workspace --release --locked --bins
+# One build serves the tests and the interop run: `cargo test --no-run`
+# compiles the test targets and the binaries they need (toolgate,
+# toolgate-fixture) with one feature set. A separate `cargo build --bins`
+# would compile every tokio-based crate twice (dev-dependencies enable
+# features such as tokio's test-util).
+step "cargo build --release (tests and binaries)"
+cargo test --workspace --release --locked --no-run
 
 step "cargo test --release"
 # Tests start their own throwaway PostgreSQL and Redis where the binaries

@@ -126,11 +126,18 @@ mod sqlite {
         super::duplicates_are_refused(&open(&dir).await).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_file_agree() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = tokio::join!(open(&dir), open(&dir));
-        super::replicas_agree(&a, &b).await;
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("grants.db");
+            // Spawned, as two processes would: opening runs in parallel.
+            let spawn =
+                |p: std::path::PathBuf| tokio::spawn(async move { SqliteGrants::open(&p).await });
+            let (a, b) = (spawn(path.clone()), spawn(path));
+            let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+            super::replicas_agree(&a, &b).await;
+        }
     }
 
     #[tokio::test]

@@ -29,10 +29,33 @@ pub struct SqliteSink {
     path: PathBuf,
 }
 
+/// Further attempts at opening the file (see [`SqliteSink::open`]).
+const OPEN_RETRIES: u32 = 5;
+
 impl SqliteSink {
     /// Opens `path`, creating the file on first use, in WAL mode with
     /// `synchronous = FULL` (a commit survives power loss), and migrates it.
+    ///
+    /// Several processes may open a new file at once (replicas, the CLI):
+    /// SQLite can refuse one of them at once (switching a new file to WAL,
+    /// or sqlx applying a migration the other just applied, for SQLite
+    /// gives sqlx no lock to take), so an open that fails is tried again a
+    /// few times before the error is returned.
     pub async fn open(path: &Path) -> Result<SqliteSink, AuditError> {
+        let mut attempt = 0;
+        loop {
+            match SqliteSink::open_once(path).await {
+                Ok(sink) => return Ok(sink),
+                Err(_) if attempt < OPEN_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn open_once(path: &Path) -> Result<SqliteSink, AuditError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -49,7 +72,7 @@ impl SqliteSink {
         // a new file at once would both apply the first migration. An
         // IMMEDIATE transaction serializes them (each migration runs in a
         // savepoint inside it).
-        migrate(&pool).await?;
+        migrator().run(&pool).await.map_err(migrate_error)?;
         Ok(SqliteSink {
             pool,
             path: path.to_path_buf(),
@@ -158,22 +181,5 @@ impl Sink for SqliteSink {
 
     fn kind(&self) -> &'static str {
         "sqlite"
-    }
-}
-
-/// Applies the shipped migrations. SQLite gives sqlx no lock to take, so
-/// two processes opening a new file at once both try the first migration
-/// and one fails ("table already exists") once the other commits; run
-/// again, it finds the migration applied. (A `BEGIN IMMEDIATE` around the
-/// run would serialize them, but sqlx's `Migrator::run` on a transaction
-/// makes `open` a future that is not `Send`.)
-async fn migrate(pool: &SqlitePool) -> Result<(), AuditError> {
-    let mut attempts = 0;
-    loop {
-        match migrator().run(pool).await {
-            Ok(()) => return Ok(()),
-            Err(_) if attempts < 3 => attempts += 1,
-            Err(e) => return Err(migrate_error(e)),
-        }
     }
 }

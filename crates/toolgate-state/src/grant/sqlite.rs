@@ -31,7 +31,27 @@ impl SqliteGrants {
     /// Opens `path`, creating the file on first use (its directory must
     /// exist), in WAL mode with `synchronous = FULL` (a revocation survives
     /// power loss), and migrates it.
+    ///
+    /// Several processes may open a new file at once (replicas, the CLI):
+    /// SQLite can refuse one of them at once (switching a new file to WAL,
+    /// or sqlx applying a migration the other just applied, for SQLite
+    /// gives sqlx no lock to take), so an open that fails is tried again a
+    /// few times before the error is returned.
     pub async fn open_with(path: &Path, options: GrantOptions) -> Result<SqliteGrants, StateError> {
+        let mut attempt = 0;
+        loop {
+            match SqliteGrants::open_once(path, &options).await {
+                Ok(store) => return Ok(store),
+                Err(_) if attempt < OPEN_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn open_once(path: &Path, options: &GrantOptions) -> Result<SqliteGrants, StateError> {
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -45,7 +65,10 @@ impl SqliteGrants {
             .connect_with(connect)
             .await
             .map_err(db_error("opening the SQLite grant store"))?;
-        migrate(&pool).await?;
+        sql::migrator(MIGRATION)
+            .run(&pool)
+            .await
+            .map_err(migrate_error)?;
         Ok(SqliteGrants {
             pool,
             path: path.to_path_buf(),
@@ -130,21 +153,8 @@ impl SqliteGrants {
     }
 }
 
-/// Runs the migrations under SQLite's write lock: sqlx takes no lock on
-/// SQLite, and two gateways opening a new file at once would otherwise both
-/// apply the first migration (and one would fail).
-async fn migrate(pool: &SqlitePool) -> Result<(), StateError> {
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(db_error("migrating the schema"))?;
-    // Inside a transaction, sqlx applies each migration in a savepoint.
-    sql::migrator(MIGRATION)
-        .run(&mut *tx)
-        .await
-        .map_err(migrate_error)?;
-    tx.commit().await.map_err(db_error("migrating the schema"))
-}
+/// Further attempts at opening the file (see [`SqliteGrants::open_with`]).
+const OPEN_RETRIES: u32 = 5;
 
 impl GrantStore for SqliteGrants {
     fn create(&self, grant: GrantRecord) -> BoxFuture<'_, Result<(), StateError>> {
