@@ -38,7 +38,7 @@ use ::redis::{Client, IntoConnectionInfo, RedisError, Script, ScriptInvocation};
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use crate::redis_conn::{manager_config, redact, url_password};
+use crate::redis_conn::{manager_config, redact, timed, url_password};
 use crate::{Charge, CounterStore, Exceeded, LimitError, Reserved, ReservedItem, at_millis};
 
 /// The largest count, amount or window (ms) a script handles exactly.
@@ -179,14 +179,9 @@ impl RedisStore {
             let mut connection = self.connection().await?;
             call.invoke_async(&mut connection).await
         };
-        match tokio::time::timeout(self.options.timeout, attempt).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => Err(self.unavailable(&e)),
-            Err(_) => Err(LimitError::Unavailable(format!(
-                "Redis {} did not answer within {:?}",
-                self.target, self.options.timeout
-            ))),
-        }
+        timed(self.options.timeout, &self.target, &self.secrets, attempt)
+            .await
+            .map_err(LimitError::Unavailable)
     }
 
     /// The shared, self-reconnecting connection, made on first use (inside
@@ -200,10 +195,6 @@ impl RedisStore {
             })
             .await
             .cloned()
-    }
-
-    fn unavailable(&self, e: &RedisError) -> LimitError {
-        LimitError::Unavailable(redact(format!("Redis {}: {e}", self.target), &self.secrets))
     }
 
     fn key(&self, key: &str) -> String {

@@ -27,6 +27,22 @@ pub fn manager_config(call_timeout: Duration) -> ConnectionManagerConfig {
         .set_number_of_retries(RECONNECT_RETRIES)
 }
 
+/// Runs `attempt` (connecting included) within `timeout`; a failure is the
+/// reason the store is unavailable, naming `target` (host:port/db) and
+/// never a secret.
+pub async fn timed<T>(
+    timeout: Duration,
+    target: &str,
+    secrets: &[String],
+    attempt: impl Future<Output = Result<T, ::redis::RedisError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(e)) => Err(redact(format!("Redis {target}: {e}"), secrets)),
+        Err(_) => Err(format!("Redis {target} did not answer within {timeout:?}")),
+    }
+}
+
 /// The password in a URL's user info, as written (the parsed one may be
 /// percent-decoded; redact both).
 pub fn url_password(url: &str) -> Option<String> {

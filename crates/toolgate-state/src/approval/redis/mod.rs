@@ -33,7 +33,7 @@ use self::listener::{Listener, Target};
 use super::{Approval, ApprovalId, ApprovalState, ApprovalStore, Decision, PendingApproval};
 use crate::error::StateError;
 use crate::time::to_ms;
-use toolgate_limits::redis_conn::{manager_config, redact, url_password};
+use toolgate_limits::redis_conn::{self, manager_config, redact, url_password};
 
 /// How to use Redis for approvals.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -267,17 +267,9 @@ impl RedisApprovals {
         &self,
         attempt: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StateError> {
-        match tokio::time::timeout(self.options.timeout, attempt).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => Err(StateError::Unavailable(redact(
-                format!("Redis {}: {e}", self.target),
-                &self.secrets,
-            ))),
-            Err(_) => Err(StateError::Unavailable(format!(
-                "Redis {} did not answer within {:?}",
-                self.target, self.options.timeout
-            ))),
-        }
+        redis_conn::timed(self.options.timeout, &self.target, &self.secrets, attempt)
+            .await
+            .map_err(StateError::Unavailable)
     }
 
     /// The shared, self-reconnecting connection, made on first use.
