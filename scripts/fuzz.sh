@@ -16,7 +16,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(jsonrpc_envelope sse_parser config_loader policy_loader)
 fi
-command -v cargo-fuzz >/dev/null || { echo "fuzz.sh: install cargo-fuzz first: cargo install cargo-fuzz --locked" >&2; exit 2; }
+cargo fuzz --version >/dev/null 2>&1 || { echo "fuzz.sh: install cargo-fuzz first: cargo install cargo-fuzz --locked" >&2; exit 2; }
 export RUSTC_BOOTSTRAP=1
 
 for t in "${targets[@]}"; do

@@ -28,5 +28,13 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 cargo test --workspace --release --locked
 
+step "fuzz smoke run (10 s per target)"
+# The long runs are for before a release (docs/security.md); CI checks the
+# targets build and survive a short run. cargo-fuzz is pinned.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --version 0.13.1
+fi
+scripts/fuzz.sh 10
+
 step "interop (conformance suite, Python SDK, Inspector)"
 scripts/interop.sh target/release

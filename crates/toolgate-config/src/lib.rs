@@ -8,15 +8,19 @@
 #![forbid(unsafe_code)]
 
 mod expand;
+mod redact;
 mod schema;
+mod secret_file;
 mod units;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use expand::{Env, ExpandError};
+pub use redact::{REDACTED, redact_url};
 pub use schema::*;
 pub use units::{ByteSize, Seconds};
+pub use validate::OAUTH_ALGORITHMS;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

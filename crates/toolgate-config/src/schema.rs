@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::units::{ByteSize, Seconds};
 
 /// The whole file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the MCP endpoints listen. Loopback by default.
@@ -46,6 +46,16 @@ pub struct Config {
     /// What a call whose limits cannot be checked gets.
     #[serde(default)]
     pub limits_unavailable: Unavailable,
+    /// Where grants made with `toolgate grant create` live: `auto` (the
+    /// audit log's database), `none`, `sqlite://PATH`, `postgres://…`, or
+    /// the full section.
+    #[serde(default, deserialize_with = "url_or_section")]
+    pub grant_store: GrantStoreConfig,
+    /// The URL clients reach this gateway at, e.g. `https://gw.example.com`
+    /// (OAuth resource identifiers and metadata URLs are built from it).
+    /// Defaults to `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// The directory relative paths are resolved against (the config
     /// file's directory). Not read from the file.
     #[serde(skip)]
@@ -64,6 +74,30 @@ impl Config {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8800)))
     }
 
+    /// The base URL clients use, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen_addr()),
+        }
+    }
+
+    /// The URL of a server's MCP endpoint as clients see it: its OAuth
+    /// resource identifier (RFC 8707).
+    pub fn resource_url(&self, server: &str) -> String {
+        format!("{}/mcp/{server}", self.public_base())
+    }
+
+    /// The grant store's URL once `auto` is resolved; `None` when there is
+    /// no store.
+    pub fn grant_store_url(&self) -> Option<&str> {
+        let url = match self.grant_store.url.as_str() {
+            "auto" => self.audit.sink.as_str(),
+            other => other,
+        };
+        (url != "none").then_some(url)
+    }
+
     /// Resolves a path from the file against the config file's directory.
     pub fn resolve_path(&self, p: &str) -> PathBuf {
         let path = PathBuf::from(p);
@@ -76,7 +110,8 @@ impl Config {
 }
 
 /// One upstream MCP server: either a `command` (stdio) or a `url` (remote).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// stdio: the program and its arguments.
@@ -116,6 +151,85 @@ pub struct ServerConfig {
     /// an SSE event).
     #[serde(default = "default_max_message")]
     pub max_message_bytes: ByteSize,
+    /// Accept OAuth 2.1 access tokens (JWTs) for this server, besides
+    /// grants' bearer tokens.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// An OAuth 2.1 resource server (the MCP authorization spec): which access
+/// tokens a server accepts and what their callers are held to.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The authorization server's issuer identifier (`iss`, exact match).
+    pub issuer: String,
+    /// Accepted `aud` values. Defaults to the server's resource URL
+    /// (`<public_url>/mcp/<server>`, RFC 8707).
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// Where the signing keys are published (fetched, cached, refetched on
+    /// an unknown `kid`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Or a file with the key: a PEM public key (RSA or EC) or a JWK set.
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Accepted signature algorithms.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Scopes every token must carry (403 `insufficient_scope` otherwise).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The policy OAuth callers are held to (as a grant's `policy`).
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Authorization servers listed in the protected resource metadata
+    /// (RFC 9728). Defaults to the issuer.
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway: Seconds,
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+
+fn default_leeway() -> Seconds {
+    Seconds::from_secs(60)
+}
+
+/// Where run-time grants (`toolgate grant create`) are stored.
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
+#[serde(deny_unknown_fields, default)]
+pub struct GrantStoreConfig {
+    /// `auto` (the audit log's database), `none`, `sqlite://PATH` or
+    /// `postgres://…`.
+    pub url: String,
+    /// How long one lookup may take before the request is refused (503).
+    pub timeout: Seconds,
+}
+
+impl Default for GrantStoreConfig {
+    fn default() -> Self {
+        GrantStoreConfig {
+            url: "auto".into(),
+            timeout: Seconds::from_secs(2),
+        }
+    }
+}
+
+impl FromUrl for GrantStoreConfig {
+    const EXPECTING: &'static str = "auto, none, a database URL or a grant_store section";
+    fn from_url(url: &str) -> Self {
+        GrantStoreConfig {
+            url: url.to_owned(),
+            ..GrantStoreConfig::default()
+        }
+    }
 }
 
 fn default_request_timeout() -> Seconds {
@@ -131,7 +245,7 @@ fn default_max_message() -> ByteSize {
 }
 
 /// What environment a stdio server inherits from the gateway.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InheritEnv {
     /// Only `PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`, `TERM`, `LANG`,
@@ -146,7 +260,7 @@ pub enum InheritEnv {
 }
 
 /// How stdio processes map to downstream sessions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Instances {
     /// A fresh process per downstream session (isolation; the default).
@@ -157,7 +271,7 @@ pub enum Instances {
 }
 
 /// The wire transport of a remote server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// Streamable HTTP first; legacy HTTP+SSE if the server refuses it.
@@ -170,7 +284,7 @@ pub enum Transport {
 }
 
 /// The protocol generation spoken to an upstream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolChoice {
     /// Probe: stateless `server/discover` first on HTTP, `initialize` first
@@ -184,7 +298,8 @@ pub enum ProtocolChoice {
 }
 
 /// A credential bound to one server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
 #[serde(deny_unknown_fields)]
 pub struct GrantConfig {
     /// A label for logs and audit, e.g. `alice-laptop`.
@@ -208,13 +323,22 @@ pub struct GrantConfig {
 }
 
 /// The client-facing HTTP edge.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Largest request body (413 above it).
     pub max_body_bytes: ByteSize,
-    /// Time allowed to read a request's headers.
+    /// Time allowed to read a request's headers. It also bounds how long
+    /// an idle keep-alive connection waits for its next request.
     pub header_read_timeout: Seconds,
+    /// Time allowed to read a request's body (slow senders get 408).
+    pub body_read_timeout: Seconds,
+    /// Most client connections open at once; more are answered 503 and
+    /// closed.
+    pub max_connections: usize,
+    /// Most requests one grant (or OAuth subject) may have in flight at
+    /// once; more are answered 429.
+    pub max_inflight_per_grant: usize,
     /// Extra `Origin` values accepted (browser clients). Same-host origins
     /// of the listen address are always accepted; `*` accepts any.
     pub allowed_origins: Vec<String>,
@@ -234,6 +358,9 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: ByteSize(4 << 20),
             header_read_timeout: Seconds::from_secs(10),
+            body_read_timeout: Seconds::from_secs(30),
+            max_connections: 4096,
+            max_inflight_per_grant: 64,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             response_mode: ResponseMode::Auto,
@@ -244,7 +371,7 @@ impl Default for HttpConfig {
 }
 
 /// How the gateway answers a POSTed request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     /// Follow the upstream: a Streamable HTTP upstream's choice of JSON or
@@ -260,7 +387,8 @@ pub enum ResponseMode {
 }
 
 /// The audit log.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// `sqlite://toolgate.db` (relative to the config file), `sqlite:///abs.db`,
@@ -309,7 +437,8 @@ impl FromUrl for AuditConfig {
 }
 
 /// The counter store for limits.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// `memory` (exact within one process) or `redis://host:port/db`
@@ -343,7 +472,7 @@ impl FromUrl for LimitsConfig {
 }
 
 /// When the counter store cannot answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unavailable {
     /// Refuse the call with a clear reason (fail closed).
@@ -383,7 +512,7 @@ where
 }
 
 /// When a call's answer waits for its audit record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Durability {
     /// Records are batched in the background; a crash loses at most the
@@ -395,7 +524,8 @@ pub enum Durability {
 }
 
 /// OpenTelemetry trace export.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
+// `Debug` is in `redact`: it hides the secrets.
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// The OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318` (spans go to
@@ -418,13 +548,42 @@ fn one() -> f64 {
     1.0
 }
 
-/// The admin listener.
-#[derive(Clone, Debug, Deserialize)]
+/// The admin listener: metrics and health for anyone who can reach it, and
+/// the admin API for holders of the admin token.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Where it listens; keep it on loopback or a private network.
     #[serde(default = "default_admin_listen")]
     pub listen: String,
+    /// The admin API's bearer token, usually `${VAR}`. Only its hash is
+    /// kept once loaded. Also spelled `admin_token`.
+    #[serde(default, alias = "admin_token")]
+    pub token: Option<String>,
+    /// Or the SHA-256 of the token, in hex (also `admin_token_sha256`).
+    #[serde(default, alias = "admin_token_sha256")]
+    pub token_sha256: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_admin_listen(),
+            token: None,
+            token_sha256: None,
+        }
+    }
+}
+
+/// The token is a secret: `Debug` never shows it.
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_sha256", &self.token_sha256)
+            .finish()
+    }
 }
 
 fn default_admin_listen() -> String {
@@ -432,7 +591,7 @@ fn default_admin_listen() -> String {
 }
 
 /// Downstream sessions.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// A session unused this long is closed (its upstream too).

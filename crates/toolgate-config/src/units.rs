@@ -100,9 +100,66 @@ impl<'de> serde::Deserialize<'de> for ByteSize {
     }
 }
 
+/// In the largest unit that is exact (`250ms`, `10s`, `5m`): the form the
+/// file would use, so `toolgate config show` prints what parses back.
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
+        match units.iter().find(|(n, _)| ms != 0 && ms.is_multiple_of(*n)) {
+            Some((n, unit)) => write!(f, "{}{unit}", ms / n),
+            None => write!(f, "{ms}ms"),
+        }
+    }
+}
+
+impl serde::Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// In the largest binary unit that is exact (`4MiB`), else in bytes.
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+        match units
+            .iter()
+            .find(|(n, _)| self.0 != 0 && self.0.is_multiple_of(*n))
+        {
+            Some((n, unit)) => write!(f, "{}{unit}", self.0 / n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl serde::Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_parses_back() {
+        for text in ["250ms", "10s", "5m", "1h", "2d", "0ms", "1500ms", "90s"] {
+            let d = Seconds::parse(text).unwrap();
+            assert_eq!(d.to_string(), text);
+            assert_eq!(Seconds::parse(&d.to_string()), Some(d));
+        }
+        for text in ["4MiB", "512KiB", "1GiB", "1000", "0"] {
+            let b = ByteSize::parse(text).unwrap();
+            assert_eq!(b.to_string(), text);
+        }
+    }
 
     #[test]
     fn durations() {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use crate::schema::{Config, SESSION_KEY_VAR, ServerConfig};
+use crate::schema::{Config, OAuthConfig, SESSION_KEY_VAR, ServerConfig};
 
 type Invalid = (String, String);
 
@@ -34,6 +34,19 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
         return fail(
             "limits.store",
             "must be `memory` or a redis:// URL".to_owned(),
+        );
+    }
+    let h = &config.http;
+    if h.max_connections == 0 || h.max_inflight_per_grant == 0 {
+        return fail(
+            "http",
+            "max_connections and max_inflight_per_grant must be at least 1",
+        );
+    }
+    if h.header_read_timeout.0.is_zero() || h.body_read_timeout.0.is_zero() {
+        return fail(
+            "http",
+            "header_read_timeout and body_read_timeout must be more than 0",
         );
     }
     if config.limits.timeout.0.is_zero() {
@@ -72,7 +85,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
     }
     for (name, server) in &config.servers {
         validate_server(name, server)?;
+        if let Some(o) = &server.oauth {
+            validate_oauth(config, &format!("servers.{name}.oauth"), o)?;
+        }
     }
+    validate_access(config)?;
     validate_grants(config)?;
     for (name, path) in &config.policies {
         if path.is_empty() {
@@ -151,6 +168,80 @@ fn validate_server(name: &str, s: &ServerConfig) -> Result<(), Invalid> {
             Ok(())
         }
     }
+}
+
+/// The algorithms an OAuth section may name (the validator refuses `none`
+/// and HMAC algorithms whatever the configuration says).
+pub const OAUTH_ALGORITHMS: [&str; 8] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+];
+
+fn validate_oauth(config: &Config, p: &str, o: &OAuthConfig) -> Result<(), Invalid> {
+    if o.issuer.is_empty() {
+        return fail(format!("{p}.issuer"), "the issuer is required");
+    }
+    match (&o.jwks_url, &o.key_file) {
+        (Some(_), Some(_)) => return fail(p, "set `jwks_url` or `key_file`, not both"),
+        (None, None) => return fail(p, "set `jwks_url` or `key_file`"),
+        (Some(u), None) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+            return fail(format!("{p}.jwks_url"), "expected an https:// URL");
+        }
+        _ => {}
+    }
+    if o.algorithms.is_empty() {
+        return fail(format!("{p}.algorithms"), "name at least one algorithm");
+    }
+    for a in &o.algorithms {
+        if !OAUTH_ALGORITHMS.contains(&a.as_str()) {
+            return fail(
+                format!("{p}.algorithms"),
+                format!("{a:?} is not one of {}", OAUTH_ALGORITHMS.join(", ")),
+            );
+        }
+    }
+    if let Some(policy) = &o.policy
+        && !config.policies.contains_key(policy)
+    {
+        return fail(
+            format!("{p}.policy"),
+            format!("no policy named {policy:?} under `policies`"),
+        );
+    }
+    Ok(())
+}
+
+/// `public_url`, the grant store and the admin token.
+fn validate_access(config: &Config) -> Result<(), Invalid> {
+    if let Some(u) = &config.public_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return fail("public_url", "expected an http:// or https:// URL");
+    }
+    let url = config.grant_store.url.as_str();
+    let known = ["sqlite://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+        || url == "auto"
+        || url == "none";
+    if !known {
+        return fail(
+            "grant_store.url",
+            "expected auto, none, sqlite://PATH or postgres://…",
+        );
+    }
+    if let Some(admin) = &config.admin {
+        match (&admin.token, &admin.token_sha256) {
+            (Some(_), Some(_)) => return fail("admin", "set `token` or `token_sha256`, not both"),
+            (Some(t), None) if t.len() < 16 => {
+                return fail("admin.token", "a token must be at least 16 characters");
+            }
+            (None, Some(h)) if h.len() != 64 || hex::decode(h).is_err() => {
+                return fail("admin.token_sha256", "expected 64 hex digits (a SHA-256)");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn validate_grants(config: &Config) -> Result<(), Invalid> {

@@ -9,12 +9,12 @@ use toolgate_config::Config;
 use toolgate_limits::{CounterStore, MemoryStore, RedisOptions, RedisStore};
 
 use crate::audit::AuditLog;
+use crate::auth::{Authenticator, OAuthSetupError, StoreOpenError};
 use crate::clock::SystemClock;
 use crate::metrics::Metrics;
 use crate::pipeline::{Audit, LogAudit, NoApprovals, Pipeline};
 use crate::policy::{LoadError, PolicyAuthorizer, PolicyLimiter, PolicyStore, WhenUnavailable};
 use crate::runtime::ServerRuntime;
-use crate::server::auth::GrantTable;
 use crate::server::edge::EdgePolicy;
 use crate::session::SessionTable;
 use crate::upstream::HttpClient;
@@ -31,6 +31,12 @@ pub enum StartError {
     /// The counter store's URL is invalid.
     #[error("limits.store: {0}")]
     Limits(#[from] toolgate_limits::RedisUrlError),
+    /// The grant store could not be opened.
+    #[error(transparent)]
+    GrantStore(#[from] StoreOpenError),
+    /// An OAuth section could not be set up (its key file, say).
+    #[error(transparent)]
+    OAuth(#[from] OAuthSetupError),
 }
 
 /// Everything a request handler needs.
@@ -39,8 +45,8 @@ pub struct Gateway {
     pub config: Arc<Config>,
     /// Upstream servers by name.
     pub servers: BTreeMap<String, Arc<ServerRuntime>>,
-    /// Credentials.
-    pub grants: GrantTable,
+    /// Who is calling: grants, the grant store, OAuth.
+    pub auth: Authenticator,
     /// Open sessions.
     pub sessions: Arc<SessionTable>,
     /// The request pipeline.
@@ -52,6 +58,7 @@ pub struct Gateway {
     /// The audit log, when a sink is configured.
     pub audit: Option<Arc<AuditLog>>,
     pub(crate) edge: EdgePolicy,
+    pub(crate) inflight: Arc<crate::server::inflight::Inflight>,
 }
 
 impl Gateway {
@@ -65,6 +72,7 @@ impl Gateway {
         let limiter = PolicyLimiter::new(counter_store(&config)?, unavailable(&config))
             .with_metrics(metrics.clone());
         let audit_log = AuditLog::open(&config).await?.map(Arc::new);
+        let auth = Authenticator::new(&config, crate::auth::open_grant_store(&config).await?)?;
         let audit: Arc<dyn Audit> = match &audit_log {
             Some(log) => log.clone(),
             None => Arc::new(LogAudit),
@@ -77,19 +85,21 @@ impl Gateway {
             Arc::new(SystemClock),
         )
         .with_metrics(metrics);
-        let gw = Gateway::build(config, pipeline, Some(policies), audit_log);
+        let gw = Gateway::build(config, pipeline, auth, Some(policies), audit_log);
         Ok(gw)
     }
 
-    /// Builds the gateway with a custom pipeline; nothing is started or
-    /// connected yet.
-    pub fn new(config: Config, pipeline: Pipeline) -> Arc<Gateway> {
-        Gateway::build(config, pipeline, None, None)
+    /// Builds the gateway with a custom pipeline and the configuration's
+    /// grants (no grant store); nothing is started or connected yet.
+    pub fn new(config: Config, pipeline: Pipeline) -> Result<Arc<Gateway>, StartError> {
+        let auth = Authenticator::new(&config, None)?;
+        Ok(Gateway::build(config, pipeline, auth, None, None))
     }
 
     fn build(
         config: Config,
         pipeline: Pipeline,
+        auth: Authenticator,
         policies: Option<Arc<PolicyStore>>,
         audit: Option<Arc<AuditLog>>,
     ) -> Arc<Gateway> {
@@ -120,7 +130,8 @@ impl Gateway {
         );
         let sessions = SessionTable::new(&config.sessions, pipeline.clone());
         Arc::new(Gateway {
-            grants: GrantTable::from_config(&config.grants),
+            auth,
+            inflight: crate::server::inflight::Inflight::new(config.http.max_inflight_per_grant),
             config: Arc::new(config),
             servers,
             sessions,

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod gateway;
 pub mod pipeline;

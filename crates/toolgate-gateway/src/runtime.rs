@@ -2,6 +2,8 @@
 //! speaks (found by probing), whether it is ready, and the shared
 //! connection used for stateless clients.
 
+mod tools;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,9 +320,11 @@ impl ServerRuntime {
 
     pub(crate) fn http_target(&self) -> Result<HttpTarget, UpstreamError> {
         let url = self.cfg.url.as_deref().unwrap_or_default();
-        let url: Uri = url
-            .parse()
-            .map_err(|e| UpstreamError::Connect(format!("invalid url {url:?}: {e}")))?;
+        let url: Uri = url.parse().map_err(|e| {
+            // Shown in logs and /healthz: no userinfo password or token parameter.
+            let url = toolgate_config::redact_url(url);
+            UpstreamError::Connect(format!("invalid url {url:?}: {e}"))
+        })?;
         let mut headers = HeaderMap::new();
         for (k, v) in &self.cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())

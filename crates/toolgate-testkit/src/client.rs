@@ -101,6 +101,11 @@ impl Client {
         }
     }
 
+    /// Sends `token` from now on (a refreshed access token, another caller).
+    pub fn set_token(&mut self, token: Option<&str>) {
+        self.token = token.map(str::to_owned);
+    }
+
     /// True for the 2026-07-28 revision.
     pub fn is_stateless(&self) -> bool {
         self.version.as_str() >= STATELESS

@@ -220,7 +220,7 @@ async fn launch(yaml: &str, pipeline: Option<Pipeline>) -> TestGateway {
     )
     .unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
     let gw = match pipeline {
-        Some(p) => Gateway::new(config, p),
+        Some(p) => Gateway::new(config, p).unwrap_or_else(|e| panic!("test gateway: {e}")),
         None => Gateway::standard(config)
             .await
             .unwrap_or_else(|e| panic!("test gateway: {e}")),

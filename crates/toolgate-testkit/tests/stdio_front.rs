@@ -54,7 +54,7 @@ async fn a_stdio_client_goes_through_the_same_pipeline() {
     ))
     .await;
     let server = gw.gw.server("fx").unwrap().clone();
-    let principal = gw.gw.grants.by_name("tester").unwrap();
+    let principal = gw.gw.auth.by_name("tester").await.unwrap().unwrap();
     let (client_in, gw_in) = tokio::io::duplex(1 << 16);
     let (gw_out, client_out) = tokio::io::duplex(1 << 16);
     let front = tokio::spawn(toolgate_gateway::stdio_front::serve_stdio(

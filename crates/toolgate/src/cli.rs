@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::audit_cmd::AuditCmd;
+use crate::config_cmd::ConfigCmd;
+use crate::grant_cmd::GrantCmd;
 use crate::logging::{self, LogArgs};
 use crate::policy_cmd::PolicyCmd;
 use crate::serve;
@@ -35,6 +37,12 @@ enum Command {
     /// Read, export, verify and replay the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Show the effective configuration (secrets redacted), or check it.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Create, list and revoke grants in the gateway's store.
+    #[command(subcommand)]
+    Grant(GrantCmd),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +82,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Demo(Demo::Crm) => Ok(toolgate_demo_crm::serve_stdio().await?),
                 Command::Policy(cmd) => crate::policy_cmd::run(cmd).await,
                 Command::Audit(cmd) => crate::audit_cmd::run(cmd).await,
+                Command::Config(cmd) => crate::config_cmd::run(cmd),
+                Command::Grant(cmd) => crate::grant_cmd::run(cmd).await,
                 Command::Serve(_) | Command::Stdio(_) => Ok(()),
             }
         }

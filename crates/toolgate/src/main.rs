@@ -3,6 +3,8 @@
 
 mod audit_cmd;
 mod cli;
+mod config_cmd;
+mod grant_cmd;
 mod logging;
 mod policy_cmd;
 mod replay;

@@ -98,9 +98,10 @@ pub(crate) async fn stdio(args: &StdioArgs, log: &LogArgs) -> anyhow::Result<()>
         .cloned()
         .with_context(|| format!("no server named {:?} in the config", args.server))?;
     let principal = gw
-        .grants
+        .auth
         .by_name(&args.grant)
-        .with_context(|| format!("no grant named {:?} in the config", args.grant))?;
+        .await?
+        .with_context(|| format!("no live grant named {:?}", args.grant))?;
     anyhow::ensure!(
         *principal.server == *args.server,
         "grant {:?} is bound to server {:?}, not {:?}",

@@ -16,8 +16,10 @@ const BOB: &str = "bob-token-0123456789abcdef";
 
 async fn gateway(policy: &str, name: &str) -> TestGateway {
     let path = policy_file(name, policy);
+    // The counter tests send 200 calls at once from one grant: above the
+    // default in-flight limit per grant, which is not what they test.
     let cfg = format!(
-        "listen: 127.0.0.1:0\nservers:\n  crm:\n    command: [{:?}, \"demo\", \"crm\"]\ngrants:\n  - {{name: alice, token: {ALICE}, server: crm, policy: p}}\n  - {{name: bob, token: {BOB}, server: crm, policy: p}}\n  - {{name: nobody, token: nobody-0123456789abcdef, server: crm}}\npolicies:\n  p: {:?}\n",
+        "listen: 127.0.0.1:0\nhttp:\n  max_inflight_per_grant: 1000\nservers:\n  crm:\n    command: [{:?}, \"demo\", \"crm\"]\ngrants:\n  - {{name: alice, token: {ALICE}, server: crm, policy: p}}\n  - {{name: bob, token: {BOB}, server: crm, policy: p}}\n  - {{name: nobody, token: nobody-0123456789abcdef, server: crm}}\npolicies:\n  p: {:?}\n",
         env!("CARGO_BIN_EXE_toolgate"),
         path.display().to_string()
     );

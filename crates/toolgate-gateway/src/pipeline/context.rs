@@ -6,15 +6,45 @@ use std::time::SystemTime;
 use serde_json::value::RawValue;
 use toolgate_mcp::{Message, ProtocolVersion};
 
-/// Who is calling: the grant the request authenticated as.
+/// Who is calling: the grant the request authenticated as, or the OAuth
+/// subject its access token names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
-    /// The grant's name (never its token).
+    /// The grant's name (never its token); `oauth:<sub>` for an OAuth
+    /// caller, so limits with `scope: grant` count per subject.
     pub grant: Arc<str>,
     /// The server the grant is bound to.
     pub server: Arc<str>,
     /// The policy named by the grant, if any.
     pub policy: Option<Arc<str>>,
+    /// OAuth: the token's `sub`.
+    pub subject: Option<Arc<str>>,
+    /// OAuth: the token's `client_id` (or `azp`).
+    pub client: Option<Arc<str>>,
+    /// OAuth: every claim of the token (for `principal.claims.*`).
+    pub claims: Option<Arc<serde_json::Value>>,
+}
+
+impl Principal {
+    /// A grant's principal (no OAuth identity).
+    pub fn grant(grant: &str, server: &str, policy: Option<&str>) -> Principal {
+        Principal {
+            grant: grant.into(),
+            server: server.into(),
+            policy: policy.map(Into::into),
+            subject: None,
+            client: None,
+            claims: None,
+        }
+    }
+
+    /// Whether `other` is the same caller: same grant (or OAuth subject),
+    /// server and policy. A refreshed access token carries new claims
+    /// (`exp`, `iat`, `jti`) but stays the same caller, so sessions compare
+    /// with this, not `==`.
+    pub fn same_caller(&self, other: &Principal) -> bool {
+        self.grant == other.grant && self.server == other.server && self.policy == other.policy
+    }
 }
 
 /// What a request acts on, when its method names something.

@@ -65,8 +65,8 @@ impl Authorize for PolicyAuthorizer {
             grant: &ctx.principal.grant,
             server: &ctx.server,
             session: ctx.session.as_deref(),
-            subject: None,
-            claims: None,
+            subject: ctx.principal.subject.as_deref(),
+            claims: ctx.principal.claims.as_deref(),
         };
         let d = policy.evaluate(&call, &principal, ctx.received);
         let reason = d.reason.unwrap_or_default();

@@ -9,6 +9,6 @@ mod watch;
 
 pub use authorize::{NO_POLICY, PolicyAuthorizer};
 pub use limit::{PolicyLimiter, WhenUnavailable, charge_of};
-pub use store::{LoadError, PolicyStore, Reloaded};
+pub use store::{LoadError, PolicyStore, Reloaded, ReplaceError};
 pub use time::{describe_wait, rfc3339};
 pub use watch::{WatchHandle, watch};

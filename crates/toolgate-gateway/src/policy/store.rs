@@ -3,6 +3,8 @@
 //! never swapped in: the previous version keeps serving and the error is
 //! logged with its file, line, column and path.
 
+mod replace;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use toolgate_config::Config;
 use toolgate_policy::{Policy, PolicyError};
 
 use crate::metrics::Metrics;
+
+pub use replace::ReplaceError;
 
 /// Why a policy file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +50,9 @@ pub struct PolicyStore {
     files: BTreeMap<String, PathBuf>,
     current: ArcSwap<HashMap<String, Arc<Policy>>>,
     metrics: Option<Arc<Metrics>>,
+    /// Serializes replacements, so the file on disk and the version in
+    /// force change in the same order.
+    writes: parking_lot::Mutex<()>,
 }
 
 impl PolicyStore {
@@ -68,6 +75,7 @@ impl PolicyStore {
             files,
             current: ArcSwap::from_pointee(map),
             metrics,
+            writes: parking_lot::Mutex::new(()),
         }))
     }
 
@@ -94,13 +102,17 @@ impl PolicyStore {
             return Ok(Reloaded::Unchanged);
         }
         let version = policy.version().to_owned();
-        let policy = Arc::new(policy);
+        self.swap_in(name, Arc::new(policy));
+        Ok(Reloaded::Swapped { version })
+    }
+
+    /// Puts `policy` in force under `name`, leaving the others as they are.
+    fn swap_in(&self, name: &str, policy: Arc<Policy>) {
         self.current.rcu(|map| {
             let mut next = HashMap::clone(map);
             next.insert(name.to_owned(), policy.clone());
             next
         });
-        Ok(Reloaded::Swapped { version })
     }
 
     /// Reloads `name`, logging the outcome: the error (with its position)

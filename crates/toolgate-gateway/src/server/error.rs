@@ -15,12 +15,18 @@ pub enum EdgeError {
     /// `Host` or `Origin` not allowed.
     #[error("{0}")]
     Forbidden(String),
-    /// No or unknown bearer token.
-    #[error("a valid bearer token is required")]
-    Unauthorized,
+    /// No credential, or one that does not authenticate.
+    #[error("Unauthorized: {}", .0.message)]
+    Unauthorized(Box<Challenge>),
+    /// A valid access token without a required scope.
+    #[error("Forbidden: {}", .0.message)]
+    InsufficientScope(Box<Challenge>),
     /// The grant belongs to another server.
     #[error("this grant is not valid for server {0:?}")]
     WrongServer(String),
+    /// Credentials cannot be checked (grant store or key set down).
+    #[error("Service Unavailable: {0}")]
+    AuthUnavailable(String),
     /// No such server.
     #[error("no MCP server named {0:?}")]
     UnknownServer(String),
@@ -36,6 +42,12 @@ pub enum EdgeError {
     /// The body exceeds the limit.
     #[error("request body exceeds {0} bytes")]
     BodyTooLarge(usize),
+    /// The body did not arrive within the body-read timeout.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
+    /// The caller already has its maximum of requests in flight.
+    #[error("too many requests in flight for this grant (limit {0}); retry when one finishes")]
+    TooManyInFlight(usize),
     /// The body could not be read (client went away, too slow).
     #[error("could not read the request body: {0}")]
     BodyRead(String),
@@ -86,6 +98,51 @@ impl From<crate::session::Lookup> for EdgeError {
     }
 }
 
+/// What a `WWW-Authenticate: Bearer` challenge says (RFC 6750, RFC 9728).
+#[derive(Debug, Clone, Default)]
+pub struct Challenge {
+    /// The human-readable reason (also the JSON-RPC error message).
+    pub message: String,
+    /// `invalid_token` or `insufficient_scope`; none when no credential
+    /// was sent (RFC 6750 §3.1).
+    pub error: Option<&'static str>,
+    /// The scopes the resource needs.
+    pub scope: Option<String>,
+    /// The protected resource metadata URL, for servers that take OAuth.
+    pub resource_metadata: Option<String>,
+}
+
+impl Challenge {
+    /// The `WWW-Authenticate` header value.
+    pub fn header(&self) -> String {
+        let mut out = String::from("Bearer realm=\"toolgate\"");
+        if let Some(url) = &self.resource_metadata {
+            out.push_str(&format!(", resource_metadata=\"{}\"", quoted(url)));
+        }
+        if let Some(error) = self.error {
+            out.push_str(&format!(
+                ", error=\"{error}\", error_description=\"{}\"",
+                quoted(&self.message)
+            ));
+        }
+        if let Some(scope) = &self.scope {
+            out.push_str(&format!(", scope=\"{}\"", quoted(scope)));
+        }
+        out
+    }
+}
+
+/// Makes text safe inside a quoted-string: RFC 6750 allows printable ASCII
+/// without the double quote and the backslash in its parameters.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '\'',
+        })
+        .collect()
+}
+
 impl From<EdgeRefusal> for EdgeError {
     fn from(r: EdgeRefusal) -> Self {
         match r {
@@ -103,14 +160,19 @@ impl EdgeError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            EdgeError::Forbidden(_) | EdgeError::WrongServer(_) => StatusCode::FORBIDDEN,
-            EdgeError::Unauthorized => StatusCode::UNAUTHORIZED,
+            EdgeError::Forbidden(_)
+            | EdgeError::WrongServer(_)
+            | EdgeError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            EdgeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            EdgeError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::UnknownServer(_) | EdgeError::SessionNotFound => StatusCode::NOT_FOUND,
             EdgeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             EdgeError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             EdgeError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::StreamConflict => StatusCode::CONFLICT,
+            EdgeError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            EdgeError::TooManyInFlight(_) => StatusCode::TOO_MANY_REQUESTS,
             EdgeError::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::BodyRead(_)
             | EdgeError::Parse(_)
@@ -134,7 +196,9 @@ impl EdgeError {
             EdgeError::HeaderMismatch(_) => codes::HEADER_MISMATCH,
             EdgeError::StatelessMeta(e) => e.code,
             EdgeError::Forbidden(_)
-            | EdgeError::Unauthorized
+            | EdgeError::Unauthorized(_)
+            | EdgeError::InsufficientScope(_)
+            | EdgeError::AuthUnavailable(_)
             | EdgeError::WrongServer(_)
             | EdgeError::UnknownServer(_)
             | EdgeError::MethodNotAllowed
@@ -144,6 +208,8 @@ impl EdgeError {
             | EdgeError::SessionRequired
             | EdgeError::BadProtocolHeader(_)
             | EdgeError::StreamConflict
+            | EdgeError::BodyTimeout(_)
+            | EdgeError::TooManyInFlight(_)
             | EdgeError::TooManySessions(_) => codes::SERVER_ERROR,
         };
         let id = match self {
@@ -161,7 +227,9 @@ impl EdgeError {
     pub fn label(&self) -> &'static str {
         match self {
             EdgeError::Forbidden(_) => "forbidden",
-            EdgeError::Unauthorized => "unauthorized",
+            EdgeError::Unauthorized(_) => "unauthorized",
+            EdgeError::InsufficientScope(_) => "insufficient_scope",
+            EdgeError::AuthUnavailable(_) => "auth_unavailable",
             EdgeError::WrongServer(_) => "wrong_server",
             EdgeError::UnknownServer(_) => "unknown_server",
             EdgeError::MethodNotAllowed => "method_not_allowed",
@@ -169,6 +237,8 @@ impl EdgeError {
             EdgeError::UnsupportedMediaType => "unsupported_media_type",
             EdgeError::BodyTooLarge(_) => "body_too_large",
             EdgeError::BodyRead(_) => "body_read",
+            EdgeError::BodyTimeout(_) => "body_timeout",
+            EdgeError::TooManyInFlight(_) => "too_many_in_flight",
             EdgeError::Parse(_) => "parse_error",
             EdgeError::InvalidRequest { .. } => "invalid_request",
             EdgeError::BatchNotAllowed(_) => "batch_not_allowed",
@@ -201,11 +271,10 @@ impl IntoResponse for EdgeError {
             HeaderValue::from_static("application/json"),
         );
         match self {
-            EdgeError::Unauthorized => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"toolgate\""),
-                );
+            EdgeError::Unauthorized(c) | EdgeError::InsufficientScope(c) => {
+                if let Ok(v) = HeaderValue::from_str(&c.header()) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
             }
             EdgeError::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));

@@ -21,14 +21,18 @@ pub(crate) async fn get(
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match open(&gw, &server, &headers) {
+    match open(&gw, &server, &headers).await {
         Ok(resp) => resp,
         Err(e) => super::post::refuse(&gw, e),
     }
 }
 
-fn session_of(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Arc<Session>, EdgeError> {
-    let (runtime, principal) = admit_edge(gw, server, headers)?;
+async fn session_of(
+    gw: &Gateway,
+    server: &str,
+    headers: &HeaderMap,
+) -> Result<Arc<Session>, EdgeError> {
+    let (runtime, principal) = admit_edge(gw, server, headers).await?;
     // Without a session there is no stream to offer (2026-07-28 clients
     // never GET; older ones only after `initialize`).
     let sid = headers
@@ -38,8 +42,8 @@ fn session_of(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Arc<Ses
     Ok(gw.sessions.find(sid, &principal, &runtime)?)
 }
 
-fn open(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Response, EdgeError> {
-    let session = session_of(gw, server, headers)?;
+async fn open(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Response, EdgeError> {
+    let session = session_of(gw, server, headers).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(EdgeError::NotAcceptable);
     }
@@ -84,7 +88,7 @@ pub(crate) async fn delete(
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let session = match session_of(&gw, &server, &headers) {
+    let session = match session_of(&gw, &server, &headers).await {
         Ok(s) => s,
         Err(EdgeError::MethodNotAllowed) => return EdgeError::SessionRequired.into_response(),
         Err(e) => return super::post::refuse(&gw, e),

@@ -4,12 +4,14 @@
 //! Connections are served by hyper directly (not `axum::serve`) so the
 //! header-read timeout and graceful shutdown are ours to set.
 
-mod admin;
-pub mod auth;
+pub mod admin;
 pub mod edge;
 mod error;
 mod get;
 mod health;
+pub(crate) mod inflight;
+mod metadata;
+mod overflow;
 mod post;
 mod reply;
 mod stateless_headers;
@@ -26,7 +28,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use error::EdgeError;
+pub use error::{Challenge, EdgeError};
 
 use crate::gateway::Gateway;
 
@@ -41,6 +43,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 .fallback(method_not_allowed),
         )
         .route("/healthz", get_route(health::healthz))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{server}",
+            get_route(metadata::protected_resource),
+        )
         .with_state(gw)
 }
 
@@ -71,7 +77,8 @@ pub fn serve(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running
     serve_app(&gw, app, listener)
 }
 
-/// Serves the admin routes (`/metrics`, `/healthz`) on `listener`.
+/// Serves the admin routes (`/metrics`, `/healthz`, the `/api/v1/` admin
+/// API) on `listener`.
 pub fn serve_admin(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running> {
     let app = admin::router(gw.clone());
     serve_app(&gw, app, listener)
@@ -80,31 +87,47 @@ pub fn serve_admin(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<R
 fn serve_app(gw: &Gateway, app: Router, listener: TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let header_timeout = gw.config.http.header_read_timeout.0;
-    let grace = gw.config.http.shutdown_grace.0;
+    let http = &gw.config.http;
+    let limits = ConnLimits {
+        header_timeout: http.header_read_timeout.0,
+        grace: http.shutdown_grace.0,
+        max_connections: http.max_connections,
+    };
     let task = tokio::spawn(accept_loop(
         listener,
         app,
-        header_timeout,
-        grace,
+        limits,
+        gw.metrics.clone(),
         stop.clone(),
     ));
     Ok(Running { addr, stop, task })
 }
 
+/// What bounds a listener's connections.
+struct ConnLimits {
+    header_timeout: Duration,
+    grace: Duration,
+    max_connections: usize,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
-    grace: Duration,
+    limits: ConnLimits,
+    metrics: Arc<crate::metrics::Metrics>,
     stop: CancellationToken,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper applies the header-read timeout to every request of a
+    // connection, the wait for the next one on an idle keep-alive
+    // connection included: it is also the idle timeout.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(limits.header_timeout);
+    let grace = limits.grace;
     loop {
         let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -118,11 +141,18 @@ async fn accept_loop(
             },
             () = stop.cancelled() => break,
         };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.edge_refusal("too_many_connections");
+            tracing::warn!(%peer, limit = limits.max_connections, "connection refused: too many open");
+            tokio::spawn(overflow::refuse(socket, limits.max_connections));
+            continue;
+        };
         let _ = socket.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
+            let _permit = permit;
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }

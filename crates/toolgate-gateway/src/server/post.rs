@@ -13,9 +13,10 @@ use http_body_util::{BodyExt, Limited};
 use toolgate_config::ResponseMode;
 use toolgate_mcp::{Kind, Message, Payload, ProtocolVersion, codes, headers as mcp_headers};
 
-use super::error::EdgeError;
+use super::error::{Challenge, EdgeError};
 use super::reply::{self, Accepts, SseOptions};
 use super::stateless_headers;
+use crate::auth::{AuthError, OAuthResource};
 use crate::gateway::Gateway;
 use crate::pipeline::Principal;
 use crate::runtime::ServerRuntime;
@@ -40,8 +41,8 @@ pub(crate) fn refuse(gw: &Gateway, e: EdgeError) -> Response {
     e.into_response()
 }
 
-/// Checks shared by every method: `Host`/`Origin`, the server, the grant.
-pub(crate) fn admit_edge(
+/// Checks shared by every method: `Host`/`Origin`, the server, the caller.
+pub(crate) async fn admit_edge(
     gw: &Gateway,
     server: &str,
     headers: &HeaderMap,
@@ -52,13 +53,36 @@ pub(crate) fn admit_edge(
         .ok_or_else(|| EdgeError::UnknownServer(server.to_owned()))?
         .clone();
     let principal = gw
-        .grants
-        .authenticate_headers(headers, server)
-        .ok_or(EdgeError::Unauthorized)?;
-    if &*principal.server != server {
-        return Err(EdgeError::WrongServer(server.to_owned()));
-    }
+        .auth
+        .authenticate(headers, server)
+        .await
+        .map_err(|e| auth_refusal(gw, server, e))?;
     Ok((runtime, principal))
+}
+
+/// How an authentication failure is answered: 401 with a challenge that
+/// points OAuth clients at the resource metadata, 403 for a missing scope
+/// or another server's grant, 503 when nothing can check credentials.
+fn auth_refusal(gw: &Gateway, server: &str, e: AuthError) -> EdgeError {
+    let oauth = gw.auth.oauth(server);
+    let challenge = |error: Option<&'static str>, scope: Option<String>| {
+        Box::new(Challenge {
+            message: e.to_string(),
+            error,
+            scope: scope.or_else(|| oauth.and_then(OAuthResource::scope_hint)),
+            resource_metadata: oauth.map(|o| o.metadata_url().to_owned()),
+        })
+    };
+    match &e {
+        AuthError::Missing => EdgeError::Unauthorized(challenge(None, None)),
+        AuthError::Invalid(_) => EdgeError::Unauthorized(challenge(Some("invalid_token"), None)),
+        AuthError::InsufficientScope(scopes) => EdgeError::InsufficientScope(challenge(
+            Some("insufficient_scope"),
+            Some(scopes.join(" ")),
+        )),
+        AuthError::WrongServer(s) => EdgeError::WrongServer(s.clone()),
+        AuthError::Unavailable(m) => EdgeError::AuthUnavailable(m.clone()),
+    }
 }
 
 async fn handle(
@@ -67,13 +91,34 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, EdgeError> {
-    let (runtime, principal) = admit_edge(gw, server, headers)?;
+    let (runtime, principal) = admit_edge(gw, server, headers).await?;
+    let slot = gw
+        .inflight
+        .enter(&principal)
+        .ok_or(EdgeError::TooManyInFlight(gw.inflight.max()))?;
+    let resp = handle_admitted(gw, runtime, principal, headers, body).await?;
+    Ok(super::inflight::hold(resp, slot))
+}
+
+async fn handle_admitted(
+    gw: &Arc<Gateway>,
+    runtime: Arc<ServerRuntime>,
+    principal: Arc<Principal>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, EdgeError> {
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
         return Err(EdgeError::NotAcceptable);
     }
     check_content_type(headers)?;
-    let bytes = read_body(body, gw.config.http.max_body_bytes.0).await?;
+    let http = &gw.config.http;
+    let bytes = tokio::time::timeout(
+        http.body_read_timeout.0,
+        read_body(body, http.max_body_bytes.0),
+    )
+    .await
+    .map_err(|_| EdgeError::BodyTimeout(http.body_read_timeout.0))??;
     let payload = Payload::parse(&bytes).map_err(|e| EdgeError::Parse(e.to_string()))?;
     if let Some(sid) = headers.get(mcp_headers::SESSION_ID) {
         let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;

@@ -77,7 +77,7 @@ impl Env {
         let (target, arguments) = CallContext::target_of(msg)?;
         let pipeline = self.pipeline();
         let (principal, session) = match self {
-            Env::Session(s) => (s.principal.clone(), Some(s.id.clone())),
+            Env::Session(s) => (s.principal(), Some(s.id.clone())),
             Env::Stateless(s) => (s.principal.clone(), None),
         };
         Ok(CallContext {

@@ -51,7 +51,9 @@ pub struct Session {
     /// The upstream server.
     pub server: Arc<ServerRuntime>,
     /// The caller; every request on the session must come from this grant.
-    pub principal: Arc<Principal>,
+    /// Swapped for the latest request's principal, so the policy sees the
+    /// claims of the access token in use, not of the one that initialized.
+    principal: arc_swap::ArcSwap<Principal>,
     /// The revision negotiated with the client.
     pub protocol: ProtocolVersion,
     /// Streams kept for `Last-Event-ID` replay.
@@ -95,7 +97,7 @@ impl Session {
         Arc::new(Session {
             id,
             server: init.server,
-            principal,
+            principal: arc_swap::ArcSwap::new(principal),
             protocol: init.protocol,
             streams: Streams::default(),
             conn: init.conn,
@@ -115,6 +117,24 @@ impl Session {
             resource_subscriptions: Mutex::new(std::collections::BTreeSet::new()),
             closed: tokio_util::sync::CancellationToken::new(),
         })
+    }
+
+    /// The caller, as of its latest request.
+    pub fn principal(&self) -> Arc<Principal> {
+        self.principal.load_full()
+    }
+
+    /// Whether `caller` owns the session; if it does and brings fresher
+    /// claims (a refreshed access token), they replace the old ones.
+    pub(crate) fn owned_by(&self, caller: &Arc<Principal>) -> bool {
+        let current = self.principal.load();
+        if !current.same_caller(caller) {
+            return false;
+        }
+        if **current != **caller {
+            self.principal.store(caller.clone());
+        }
+        true
     }
 
     /// Handles one client message. Requests are answered through `sink`
@@ -293,7 +313,7 @@ impl Session {
         if self.terminated.swap(true, Ordering::SeqCst) {
             return false;
         }
-        tracing::info!(session = %self.id, server = %self.server.name, grant = %self.principal.grant, why, "session ended");
+        tracing::info!(session = %self.id, server = %self.server.name, grant = %self.principal().grant, why, "session ended");
         self.closed.cancel();
         if let Some(listener) = self.listener.lock().take() {
             listener.abort();

@@ -84,7 +84,7 @@ impl SessionTable {
         self.sessions
             .write()
             .insert(session.id.clone(), session.clone());
-        tracing::info!(session = %session.id, server = %session.server.name, grant = %session.principal.grant,
+        tracing::info!(session = %session.id, server = %session.server.name, grant = %session.principal().grant,
             protocol = %session.protocol, "session started");
         Ok((session, response))
     }
@@ -129,9 +129,9 @@ impl SessionTable {
 
     /// The session `id` if it exists, is alive and belongs to `principal`
     /// (a session id alone does not authorize anything).
-    pub fn get(&self, id: &str, principal: &Principal) -> Option<Arc<Session>> {
+    pub fn get(&self, id: &str, principal: &Arc<Principal>) -> Option<Arc<Session>> {
         let session = self.sessions.read().get(id).cloned()?;
-        let owned = *session.principal == *principal;
+        let owned = session.owned_by(principal);
         (owned && !session.is_terminated()).then_some(session)
     }
 
@@ -207,7 +207,7 @@ impl SessionTable {
             session.start_pump();
             let age =
                 Claims::unix_seconds(self.pipeline.clock.now()).saturating_sub(claims.created);
-            tracing::info!(session = %session.id, server = %session.server.name, grant = %session.principal.grant,
+            tracing::info!(session = %session.id, server = %session.server.name, grant = %session.principal().grant,
                 protocol = %session.protocol, age_s = age, "session continued from another replica");
         }
         self.get(id, principal).ok_or(Lookup::NotFound)

@@ -33,8 +33,9 @@ const MINIMAL_ENV: [&str; 10] = [
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "TMPDIR", "TZ",
 ];
 
-/// Everything needed to start one server process.
-#[derive(Clone, Debug)]
+/// Everything needed to start one server process. Not `Debug`: `env`
+/// holds the server's secrets, and a `?opts` in a log line would print them.
+#[derive(Clone)]
 pub(crate) struct StdioOptions {
     /// The server's name in the config (for logs).
     pub(crate) server: String,

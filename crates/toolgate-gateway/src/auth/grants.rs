@@ -1,10 +1,17 @@
-//! Grants: bearer tokens bound to one server. Only SHA-256 hashes of tokens
-//! are kept; a token is never logged or forwarded.
+//! Grants from the configuration: bearer tokens bound to one server. Only
+//! SHA-256 digests of tokens are kept; a token is never logged or forwarded.
+//!
+//! Why a map keyed by digest is a constant-time check: what an attacker
+//! controls is the token, and what the lookup compares is its SHA-256. The
+//! time a lookup takes can at most reveal how many leading bytes of the
+//! digest of a guess match a stored digest, which says nothing about the
+//! token (finding a token with a chosen digest prefix is a preimage
+//! search). The map's hasher is keyed at random per process, so bucket
+//! timing reveals nothing either.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use toolgate_config::GrantConfig;
 
@@ -24,11 +31,7 @@ impl GrantTable {
         let mut by_hash = HashMap::new();
         let mut anonymous = HashMap::new();
         for g in grants {
-            let principal = Arc::new(Principal {
-                grant: g.name.as_str().into(),
-                server: g.server.as_str().into(),
-                policy: g.policy.as_deref().map(Into::into),
-            });
+            let principal = Arc::new(Principal::grant(&g.name, &g.server, g.policy.as_deref()));
             if g.anonymous {
                 tracing::warn!(grant = %g.name, server = %g.server, "server accepts unauthenticated requests (anonymous grant)");
                 anonymous.insert(g.server.clone(), principal);
@@ -50,25 +53,19 @@ impl GrantTable {
         GrantTable { by_hash, anonymous }
     }
 
-    /// The principal of a request to `server`: its bearer token's grant,
-    /// or the server's anonymous grant when it sends no token.
-    pub fn authenticate_headers(
-        &self,
-        headers: &HeaderMap,
-        server: &str,
-    ) -> Option<Arc<Principal>> {
-        match bearer_token(headers) {
-            Some(token) => self.authenticate(token),
-            None if headers.get(http::header::AUTHORIZATION).is_none() => {
-                self.anonymous.get(server).cloned()
-            }
-            None => None,
-        }
+    /// The server's anonymous grant, if it has one.
+    pub fn anonymous(&self, server: &str) -> Option<Arc<Principal>> {
+        self.anonymous.get(server).cloned()
     }
 
     /// The principal a token authenticates, if any.
     pub fn authenticate(&self, token: &str) -> Option<Arc<Principal>> {
-        self.by_hash.get(&sha256(token.as_bytes())).cloned()
+        self.by_digest(&sha256(token.as_bytes()))
+    }
+
+    /// The principal of a token's SHA-256 digest, if any.
+    pub fn by_digest(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
+        self.by_hash.get(digest).cloned()
     }
 
     /// The principal of a named grant (for `toolgate stdio --grant NAME`).
@@ -81,16 +78,8 @@ impl GrantTable {
     }
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
-}
-
-/// The bearer token of a request, if it has one.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
@@ -125,19 +114,5 @@ mod tests {
         );
         assert!(table.authenticate("alice-token-012345678").is_none());
         assert_eq!(&*table.by_name("bob").unwrap().server, "crm");
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer_token(&h), None);
-        h.insert("authorization", "Bearer  abc ".parse().unwrap());
-        assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert("authorization", "bearer xyz".parse().unwrap());
-        assert_eq!(bearer_token(&h), Some("xyz"));
-        h.insert("authorization", "Basic xyz".parse().unwrap());
-        assert_eq!(bearer_token(&h), None);
-        h.insert("authorization", "Bearer ".parse().unwrap());
-        assert_eq!(bearer_token(&h), None);
     }
 }

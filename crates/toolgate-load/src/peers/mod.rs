@@ -1,0 +1,52 @@
+//! Optional peers measured in the same run, in front of the same fixture:
+//! nginx as a plain HTTP reverse proxy (the floor: what forwarding bytes
+//! costs), Python `mcp-proxy` (an MCP-aware proxy) and IBM ContextForge (an
+//! MCP gateway). A peer that is not installed is reported as such and the
+//! run goes on without it.
+
+pub mod contextforge;
+pub mod mcp_proxy;
+pub mod nginx;
+
+use std::path::PathBuf;
+
+/// A peer the harness knows how to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// nginx, `proxy_pass` with a keep-alive upstream.
+    Nginx,
+    /// sparfenyuk's `mcp-proxy` (pip), in front of the fixture on stdio.
+    McpProxy,
+    /// IBM ContextForge (pip), in front of the fixture over HTTP.
+    ContextForge,
+}
+
+impl Peer {
+    /// Every peer.
+    pub const ALL: [Peer; 3] = [Peer::Nginx, Peer::McpProxy, Peer::ContextForge];
+
+    /// Its name in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Nginx => "nginx",
+            Peer::McpProxy => "mcp-proxy",
+            Peer::ContextForge => "contextforge",
+        }
+    }
+
+    /// The peer called `name`.
+    pub fn parse(name: &str) -> Option<Peer> {
+        Peer::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Where the peers' programs are (`None`: look in the usual places).
+#[derive(Clone, Debug, Default)]
+pub struct PeerPaths {
+    /// The nginx binary.
+    pub nginx: Option<PathBuf>,
+    /// The `mcp-proxy` script.
+    pub mcp_proxy: Option<PathBuf>,
+    /// ContextForge's `mcpgateway` script.
+    pub contextforge: Option<PathBuf>,
+}

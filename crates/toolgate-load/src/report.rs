@@ -1,0 +1,336 @@
+//! What a comparison found: per target and level, the merged rounds; per
+//! proxy, the ratios to direct; memory; and the budget lines. Printed as a
+//! table for people or serialized with `--json` for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::budget::{self, BudgetLine};
+use crate::compare::{Level, Measured};
+use crate::histogram::{Summary, micros};
+use crate::load::Outcome;
+use crate::memory::MemoryReport;
+use crate::target::Target;
+
+/// How the run was set up.
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    /// Rounds per level.
+    pub rounds: u32,
+    /// Seconds per target per round.
+    pub seconds_per_run: f64,
+    /// Seconds of unmeasured load per target first.
+    pub warmup_seconds: f64,
+    /// The levels.
+    pub levels: Vec<Level>,
+    /// Sessions per run, if not one per caller.
+    pub sessions: Option<usize>,
+    /// (generator CPU, servers' CPU), if pinned.
+    pub pinning: Option<(usize, usize)>,
+    /// Whether the gateway audited to SQLite.
+    pub audit: bool,
+    /// `CLK_TCK`: the resolution of the CPU figures.
+    pub ticks_per_second: u64,
+}
+
+/// A target as the report names it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetInfo {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// What it is.
+    pub note: String,
+}
+
+impl TargetInfo {
+    /// The report's view of `t`.
+    pub fn of(t: &Target) -> Self {
+        Self {
+            name: t.name.clone(),
+            url: t.endpoint.url(),
+            note: t.note.clone(),
+        }
+    }
+}
+
+/// One round's headline figures, to show the spread between rounds.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundFigures {
+    /// Calls per second.
+    pub throughput: f64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+    /// Failed calls.
+    pub errors: u64,
+}
+
+/// One target at one level, every round merged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// The target.
+    pub target: String,
+    /// The level.
+    pub level: Level,
+    /// Successful calls per second (all rounds' calls over all rounds' time).
+    pub throughput: f64,
+    /// Latency percentiles of successful calls.
+    pub latency: Summary,
+    /// Successful calls.
+    pub ok: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// A few of the errors.
+    pub error_samples: Vec<String>,
+    /// CPU time of the target's process per successful call, µs.
+    pub cpu_us_per_call: Option<f64>,
+    /// CPU time of the fixture behind it per successful call, µs.
+    pub upstream_cpu_us_per_call: Option<f64>,
+    /// The load generator's CPU time over the runs' time (1.0: a full
+    /// core, so the generator may have been the limit; an open-loop sender
+    /// yields instead of sleeping, so there it is always high).
+    pub generator_cpu_share: Option<f64>,
+    /// Open loop: how late the sender itself sent calls (p99, µs); it
+    /// should be far below the latencies it measures.
+    pub send_lag_p99_us: Option<f64>,
+    /// Each round.
+    pub rounds: Vec<RoundFigures>,
+}
+
+impl Row {
+    /// Merges the rounds of one target at one level.
+    pub fn aggregate(target: &str, level: Level, runs: &[Measured], ticks_per_second: u64) -> Self {
+        let mut total = Outcome::default();
+        let mut rounds = Vec::new();
+        for m in runs {
+            total.merge(&m.outcome);
+            let mut lat = m.outcome.latencies.clone();
+            let s = lat.summary();
+            rounds.push(RoundFigures {
+                throughput: m.outcome.throughput(),
+                p50_us: s.p50_us,
+                p99_us: s.p99_us,
+                errors: m.outcome.errors,
+            });
+        }
+        let per_call = |ticks: Option<u64>| {
+            let us = ticks? as f64 * 1e6 / ticks_per_second.max(1) as f64;
+            (total.ok > 0).then(|| us / total.ok as f64)
+        };
+        let sum = |f: fn(&Measured) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();
+        Self {
+            target: target.to_owned(),
+            level,
+            throughput: total.throughput(),
+            latency: total.latencies.summary(),
+            ok: total.ok,
+            errors: total.errors,
+            error_samples: total.error_samples.clone(),
+            cpu_us_per_call: per_call(sum(|m| m.cpu_ticks)),
+            upstream_cpu_us_per_call: per_call(sum(|m| m.upstream_ticks)),
+            send_lag_p99_us: (total.send_lag.count() > 0)
+                .then(|| micros(total.send_lag.quantile(0.99))),
+            generator_cpu_share: sum(|m| m.generator_ticks).and_then(|t| {
+                let secs = total.elapsed.as_secs_f64();
+                (secs > 0.0).then(|| t as f64 / ticks_per_second.max(1) as f64 / secs)
+            }),
+            rounds,
+        }
+    }
+}
+
+/// A proxy against direct, at one level.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    /// The proxy.
+    pub target: String,
+    /// The level.
+    pub level: Level,
+    /// Its throughput over direct's.
+    pub throughput_ratio: f64,
+    /// Its p50 minus direct's, µs.
+    pub added_p50_us: f64,
+    /// Its p99 minus direct's, µs.
+    pub added_p99_us: f64,
+    /// Its CPU per call, µs.
+    pub cpu_us_per_call: Option<f64>,
+}
+
+/// Everything a comparison found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The setup.
+    pub settings: Settings,
+    /// What was measured.
+    pub targets: Vec<TargetInfo>,
+    /// Peers not installed or not started, and the like.
+    pub notes: Vec<String>,
+    /// Per target and level.
+    pub rows: Vec<Row>,
+    /// Per proxy and level, against direct.
+    pub ratios: Vec<Ratio>,
+    /// Memory per session, if measured.
+    pub memory: Option<MemoryReport>,
+    /// The issue's budget, line by line.
+    pub budget: Vec<BudgetLine>,
+}
+
+/// Computes the ratios and the budget and assembles the report.
+pub fn build(
+    settings: Settings,
+    targets: Vec<TargetInfo>,
+    notes: Vec<String>,
+    rows: Vec<Row>,
+    memory: Option<MemoryReport>,
+) -> Report {
+    let ratios = ratios(&rows);
+    let budget = budget::evaluate(&rows, &ratios, memory.as_ref());
+    Report {
+        settings,
+        targets,
+        notes,
+        rows,
+        ratios,
+        memory,
+        budget,
+    }
+}
+
+fn ratios(rows: &[Row]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for direct in rows.iter().filter(|r| r.target == "direct") {
+        for r in rows
+            .iter()
+            .filter(|r| r.level == direct.level && r.target != "direct")
+        {
+            out.push(Ratio {
+                target: r.target.clone(),
+                level: r.level,
+                throughput_ratio: if direct.throughput > 0.0 {
+                    r.throughput / direct.throughput
+                } else {
+                    0.0
+                },
+                added_p50_us: r.latency.p50_us - direct.latency.p50_us,
+                added_p99_us: r.latency.p99_us - direct.latency.p99_us,
+                cpu_us_per_call: r.cpu_us_per_call,
+            });
+        }
+    }
+    out
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+/// The report as text tables.
+pub fn table(report: &Report) -> String {
+    let mut s = String::new();
+    let st = &report.settings;
+    let pin = match st.pinning {
+        Some((g, sv)) => format!("generator on CPU {g}, servers on CPU {sv}"),
+        None => "not pinned".into(),
+    };
+    let _ = writeln!(
+        s,
+        "toolgate-load compare: {} rounds x {:.1} s per target and level; {pin}; audit {}",
+        st.rounds,
+        st.seconds_per_run,
+        if st.audit { "sqlite" } else { "none" }
+    );
+    for t in &report.targets {
+        let _ = writeln!(s, "  {:<12} {}  ({})", t.name, t.url, t.note);
+    }
+    for n in &report.notes {
+        let _ = writeln!(s, "  {n}");
+    }
+    let _ = writeln!(
+        s,
+        "CPU µs/call: the target process's user+system time per successful call; upstream: the \
+         fixture's behind it; gen CPU: the load generator's share of its core (near 100%: it, \
+         not the target, may be the limit)"
+    );
+    let mut levels: Vec<Level> = Vec::new();
+    for r in &report.rows {
+        if !levels.contains(&r.level) {
+            levels.push(r.level);
+        }
+    }
+    for level in levels {
+        level_table(&mut s, report, level);
+    }
+    if let Some(m) = &report.memory {
+        let _ = writeln!(s, "\n{}", m.line());
+    }
+    let _ = writeln!(s, "\nbudget (issue 7)");
+    for b in &report.budget {
+        let _ = writeln!(s, "  {b}");
+    }
+    s
+}
+
+fn level_table(s: &mut String, report: &Report, level: Level) {
+    let _ = writeln!(s, "\n{}", level.label());
+    let _ = writeln!(
+        s,
+        "{:<12} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>11} {:>10} {:>8}",
+        "target",
+        "calls/s",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "max µs",
+        "errors",
+        "CPU µs/call",
+        "upstream",
+        "gen CPU"
+    );
+    for r in report.rows.iter().filter(|r| r.level == level) {
+        let l = &r.latency;
+        let _ = writeln!(
+            s,
+            "{:<12} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>7} {:>11} {:>10} {:>8}",
+            r.target,
+            r.throughput,
+            l.p50_us,
+            l.p90_us,
+            l.p99_us,
+            l.max_us,
+            r.errors,
+            opt(r.cpu_us_per_call),
+            opt(r.upstream_cpu_us_per_call),
+            r.generator_cpu_share
+                .map_or_else(|| "-".into(), |g| format!("{:.0}%", g * 100.0))
+        );
+        if let Some(lag) = r.send_lag_p99_us {
+            let _ = writeln!(s, "             sender lag p99: {lag:.1} µs");
+        }
+        for e in &r.error_samples {
+            let _ = writeln!(s, "             error: {e}");
+        }
+    }
+    let ratios: Vec<&Ratio> = report.ratios.iter().filter(|r| r.level == level).collect();
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            s,
+            "{:<12} {:>10} {:>8} {:>8} {:>11}",
+            "vs direct", "throughput", "+p50 µs", "+p99 µs", "CPU µs/call"
+        );
+        for r in ratios {
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9.2}x {:>8.1} {:>8.1} {:>11}",
+                r.target,
+                r.throughput_ratio,
+                r.added_p50_us,
+                r.added_p99_us,
+                opt(r.cpu_us_per_call)
+            );
+        }
+    }
+}
