@@ -156,6 +156,10 @@ impl Gateway {
         }
         self.sessions
             .spawn_reaper(self.config.sessions.idle_timeout.0);
+        // Fetch OAuth signing keys ahead of the first token; a failure is
+        // logged and the first token tries again.
+        let gw = self.clone();
+        tokio::spawn(async move { gw.auth.warm_up().await });
     }
 
     /// Updates the metrics read at scrape time (open sessions, audit queue).

@@ -35,7 +35,16 @@ pub(crate) async fn serve(config_path: &Path, log: &LogArgs) -> anyhow::Result<(
                 .await
                 .with_context(|| format!("cannot listen on {admin_addr} (admin)"))?;
             let admin = toolgate_gateway::server::serve_admin(gw.clone(), l)?;
-            tracing::info!(addr = %admin.addr, "admin listener: /metrics, /healthz");
+            let api = gw
+                .config
+                .admin
+                .as_ref()
+                .is_some_and(|a| a.token.is_some() || a.token_sha256.is_some());
+            if api {
+                tracing::info!(addr = %admin.addr, "admin listener: /metrics, /healthz, admin API at /api/v1/");
+            } else {
+                tracing::info!(addr = %admin.addr, "admin listener: /metrics, /healthz (admin API off: set admin.token)");
+            }
             Some(admin)
         }
         None => None,

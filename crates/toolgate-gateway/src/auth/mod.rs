@@ -154,6 +154,13 @@ impl Authenticator {
         self.oauth.get(server)
     }
 
+    /// Fetches every OAuth server's key set ahead of the first token.
+    pub async fn warm_up(&self) {
+        for resource in self.oauth.values() {
+            resource.warm_up().await;
+        }
+    }
+
     /// The grant store, if there is one.
     pub fn store(&self) -> Option<&Arc<dyn GrantStore>> {
         self.store.as_ref()
