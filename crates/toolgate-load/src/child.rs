@@ -189,19 +189,40 @@ pub async fn wait_listening(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<(), ChildError> {
+    let what = format!("nothing listening on {addr}");
+    let poll = Duration::from_millis(50);
+    wait_ready(child, timeout, poll, &what, || async move {
+        TcpStream::connect(addr).await.is_ok()
+    })
+    .await
+}
+
+/// Asks `ready` every `poll` until it says yes, while `child` runs; after
+/// `timeout` the error says `what` was still the case.
+pub async fn wait_ready<F, Fut>(
+    child: &mut ChildProc,
+    timeout: Duration,
+    poll: Duration,
+    what: &str,
+    mut ready: F,
+) -> Result<(), ChildError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let deadline = Instant::now() + timeout;
     loop {
         child.check_running()?;
-        if TcpStream::connect(addr).await.is_ok() {
+        if ready().await {
             return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(ChildError::NotReady {
                 name: child.name().to_owned(),
-                reason: format!("nothing listening on {addr} after {timeout:?}"),
+                reason: format!("{what} after {timeout:?}"),
             });
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(poll).await;
     }
 }
 

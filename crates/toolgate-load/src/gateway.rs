@@ -14,7 +14,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use crate::child::{self, ChildProc};
 use crate::client::{self, Endpoint};
@@ -186,21 +185,14 @@ async fn wait_healthy(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<(), HarnessError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        proc.check_running()?;
-        if let Ok(status) = client::get_status(addr, "/healthz").await
-            && status.is_success()
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(HarnessError::Usage(format!(
-                "toolgate: /healthz not 200 after {timeout:?}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let poll = Duration::from_millis(50);
+    child::wait_ready(proc, timeout, poll, "/healthz not 200", || async move {
+        client::get_status(addr, "/healthz")
+            .await
+            .is_ok_and(|s| s.is_success())
+    })
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use http::Method;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use crate::child::{self, ChildProc};
 use crate::client::{self, Endpoint};
@@ -135,21 +134,14 @@ async fn wait_health(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<(), HarnessError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        proc.check_running()?;
-        if let Ok(s) = client::get_status(addr, "/health").await
-            && s.is_success()
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(HarnessError::Usage(format!(
-                "contextforge: /health not 200 after {timeout:?}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let poll = Duration::from_millis(250);
+    child::wait_ready(proc, timeout, poll, "/health not 200", || async move {
+        client::get_status(addr, "/health")
+            .await
+            .is_ok_and(|s| s.is_success())
+    })
+    .await?;
+    Ok(())
 }
 
 async fn admin(
