@@ -1,8 +1,10 @@
 //! The client-facing HTTP server: `/mcp/<server>` (Streamable HTTP, every
-//! protocol generation) and `/healthz`.
+//! protocol generation), `/healthz`, and the OAuth protected resource
+//! metadata; and the admin listener.
 //!
 //! Connections are served by hyper directly (not `axum::serve`) so the
-//! header-read timeout and graceful shutdown are ours to set.
+//! header-read timeout, the connection limit and graceful shutdown are
+//! ours to set.
 
 pub mod admin;
 pub mod edge;
