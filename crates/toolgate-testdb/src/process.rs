@@ -7,19 +7,60 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A port on 127.0.0.1 that was free a moment ago (bound, then released).
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released),
+/// chosen below the kernel's ephemeral range.
 ///
-/// Another process may take it before the caller binds it, so servers started
-/// on it are retried on a fresh port when they fail to bind.
+/// Below that range because servers are restarted on the same port (tests of
+/// outages): a port from the ephemeral range, once its server is down, can
+/// become the source port of any outgoing connection on the machine, which
+/// then keeps the server from binding it again (seen in CI: "Address already
+/// in use" on a Redis restart 24 ms after the kill). Ports are handed out from
+/// a random start, each at most once per process until the range wraps.
+/// Another process may still take one before the caller binds it, so servers
+/// started on it are retried on a fresh port when they fail to bind.
+///
+/// # Panics
+/// When no port in the range can be bound.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .unwrap_or_else(|e| panic!("toolgate-testdb: cannot bind 127.0.0.1:0: {e}"));
-    let port = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("toolgate-testdb: no local address: {e}"))
-        .port();
-    drop(listener);
-    port
+    let (low, high) = port_range();
+    let span = u32::from(high - low);
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // The first caller picks the random start; later ones step from it.
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        random_u32() % span,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = low + u16::try_from(offset).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("toolgate-testdb: no free port on 127.0.0.1 in {low}..{high}")
+}
+
+/// Ports from 10000 up to the start of the ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768 when unreadable).
+fn port_range() -> (u16, u16) {
+    const LOW: u16 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    // A machine whose ephemeral range starts low leaves nothing below it:
+    // fall back to a slice just above 10000 and accept the rare clash.
+    (LOW, ephemeral_low.max(LOW + 5_000))
+}
+
+/// Seeded by std's per-process random hash keys; no crate needed for this.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    (h.finish() >> 32) as u32
 }
 
 /// A name no other handle of this process, nor of another live process, uses.
@@ -179,9 +220,27 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_bindable() {
-        let port = free_port();
-        assert_ne!(port, 0);
-        TcpListener::bind(("127.0.0.1", port)).unwrap();
+    fn free_ports_are_bindable_distinct_and_below_the_ephemeral_range() {
+        let (low, high) = port_range();
+        let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
+        for &port in &ports {
+            assert!((low..high).contains(&port), "{port} not in {low}..{high}");
+            TcpListener::bind(("127.0.0.1", port)).unwrap();
+        }
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+    }
+
+    #[test]
+    fn a_taken_port_is_skipped() {
+        let taken = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let (low, high) = port_range();
+        let span = usize::from(high - low);
+        // However far the counter has gone, one full turn meets the taken port
+        // again; it must never be handed out while held.
+        assert!((0..span).map(|_| free_port()).all(|p| p != taken_port));
     }
 }

@@ -11,15 +11,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use toolgate_testdb::free_port;
 use toolgate_testkit::client::{Client, STATELESS};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn the_quickstart_serves_the_demo_crm() {

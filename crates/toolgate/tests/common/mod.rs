@@ -31,13 +31,7 @@ impl Gateway {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) use toolgate_testdb::free_port;
 
 /// Starts `toolgate serve` with server `fx` (the fixture over stdio), grant
 /// `tester`, an SQLite audit log in its directory and `extra` appended to
