@@ -15,8 +15,9 @@
 # (taskset), so the gateway and the upstream share one core and never the
 # generator's. Pass `-- --no-pin` to turn it off. Only loopback is used.
 #
-# TOOLGATE_BIN picks the gateway binary (default: target/release/toolgate,
-# built here if missing). A peer that cannot be installed is reported as
+# TOOLGATE_BIN picks the gateway binary (default: target/dist/toolgate,
+# the `dist` profile a deployment builds: fat LTO, one codegen unit; built
+# here if missing, which takes about 10 minutes on 2 cores). A peer that cannot be installed is reported as
 # "peer X: not installed" and the run goes on without it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,6 +39,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# pip_peer VENV PROGRAM REQUIREMENT LABEL: installs REQUIREMENT (pinned)
+# into its own venv under $PEERS_DIR unless VENV/bin/PROGRAM is there.
+pip_peer() {
+  local venv="$PEERS_DIR/$1"
+  [ -x "$venv/bin/$2" ] && return 0
+  echo "bench-compare: installing $3 (pip, $venv)" >&2
+  mkdir -p "$PEERS_DIR"
+  { python3 -m venv "$venv" \
+    && "$venv/bin/pip" install --quiet --disable-pip-version-check "$3" >&2; } \
+    || echo "bench-compare: could not install $4" >&2
+}
+
 if [ "$install_peers" = 1 ]; then
   if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
     echo "bench-compare: installing nginx (apt)" >&2
@@ -48,28 +61,14 @@ if [ "$install_peers" = 1 ]; then
       echo "bench-compare: not root, not installing nginx" >&2
     fi
   fi
-  if [ ! -x "$PEERS_DIR/venv/bin/mcp-proxy" ]; then
-    echo "bench-compare: installing mcp-proxy $MCP_PROXY_VERSION (pip, $PEERS_DIR/venv)" >&2
-    mkdir -p "$PEERS_DIR"
-    { python3 -m venv "$PEERS_DIR/venv" \
-      && "$PEERS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check \
-           "mcp-proxy==$MCP_PROXY_VERSION" >&2; } \
-      || echo "bench-compare: could not install mcp-proxy" >&2
-  fi
-  if [ ! -x "$PEERS_DIR/contextforge/bin/mcpgateway" ]; then
-    echo "bench-compare: installing mcp-contextforge-gateway $CONTEXTFORGE_VERSION (pip, $PEERS_DIR/contextforge)" >&2
-    mkdir -p "$PEERS_DIR"
-    { python3 -m venv "$PEERS_DIR/contextforge" \
-      && "$PEERS_DIR/contextforge/bin/pip" install --quiet --disable-pip-version-check \
-           "mcp-contextforge-gateway==$CONTEXTFORGE_VERSION" >&2; } \
-      || echo "bench-compare: could not install ContextForge" >&2
-  fi
+  pip_peer venv mcp-proxy "mcp-proxy==$MCP_PROXY_VERSION" mcp-proxy
+  pip_peer contextforge mcpgateway "mcp-contextforge-gateway==$CONTEXTFORGE_VERSION" ContextForge
 fi
 
-TOOLGATE_BIN="${TOOLGATE_BIN:-$ROOT/target/release/toolgate}"
+TOOLGATE_BIN="${TOOLGATE_BIN:-$ROOT/target/dist/toolgate}"
 if [ ! -x "$TOOLGATE_BIN" ]; then
-  echo "bench-compare: building toolgate (release)" >&2
-  CARGO_TARGET_DIR="$ROOT/target" cargo build --release -p toolgate >&2
+  echo "bench-compare: building toolgate (profile dist)" >&2
+  CARGO_TARGET_DIR="$ROOT/target" cargo build --locked --profile dist -p toolgate >&2
 fi
 
 exec cargo run --quiet --release -p toolgate-load -- compare --toolgate "$TOOLGATE_BIN" "${args[@]}"

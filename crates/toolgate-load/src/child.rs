@@ -18,6 +18,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+
+use crate::error::HarnessError;
 use tokio::time::Instant;
 
 /// Why a child could not be started or did not come up.
@@ -224,6 +226,17 @@ where
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// A temporary directory (named `prefix…`, removed when dropped) for a
+/// process the harness starts, and a free loopback address for it.
+pub fn scratch(prefix: &str) -> Result<(tempfile::TempDir, SocketAddr), HarnessError> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(HarnessError::io("creating a temporary directory"))?;
+    let port = free_port().map_err(HarnessError::io("finding a free port"))?;
+    Ok((dir, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// A free loopback port (bound and released; a race with another process

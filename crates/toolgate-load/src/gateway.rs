@@ -138,12 +138,7 @@ pub fn write_files(
 
 /// Starts toolgate in front of `upstream_url` and waits for `/healthz`.
 pub async fn start(opts: &GatewayOptions, upstream_url: &str) -> Result<Target, HarnessError> {
-    let dir = tempfile::Builder::new()
-        .prefix("toolgate-load-gw")
-        .tempdir()
-        .map_err(HarnessError::io("creating a temporary directory"))?;
-    let port = child::free_port().map_err(HarnessError::io("finding a free port"))?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let (dir, listen) = child::scratch("toolgate-load-gw")?;
     let config = write_files(dir.path(), listen, upstream_url, opts)?;
     let log_path = dir.path().join("toolgate.log");
     let log =

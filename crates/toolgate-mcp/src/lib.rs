@@ -10,9 +10,11 @@ pub mod codes;
 pub mod edit;
 pub mod headers;
 pub mod message;
+pub mod remap;
 pub mod sse;
 pub mod version;
 
 pub use edit::RawObject;
 pub use message::{ErrorObject, Id, Kind, Message, Payload};
+pub use remap::RemapError;
 pub use version::ProtocolVersion;

@@ -35,7 +35,9 @@ pub enum Durability {
 /// How the writer batches.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
-    /// Most records in one transaction (default 512).
+    /// Most records in one transaction (default 128: larger batches made
+    /// the writer hold the runtime thread long enough to show in the
+    /// p99 of every call, docs/benchmarks.md).
     pub batch_max: usize,
     /// Longest a record waits for its batch to fill (default 200 ms): a batch
     /// is committed at least this often while records arrive.
@@ -48,7 +50,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            batch_max: 512,
+            batch_max: 128,
             batch_interval: Duration::from_millis(200),
             queue: 8192,
         }

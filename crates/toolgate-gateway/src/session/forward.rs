@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use http::HeaderMap;
 use tokio::sync::oneshot;
-use toolgate_mcp::{ErrorObject, Id, Message, ProtocolVersion, RawObject, codes};
+use toolgate_mcp::{ErrorObject, Id, Message, ProtocolVersion, codes};
 
 use super::{Pending, Session, Sink, bridge};
 use crate::pipeline::{Admission, CallContext, Pipeline, Principal, Ticket, UpstreamOutcome};
@@ -370,14 +370,8 @@ fn classify(resp: &Message, method: &str) -> UpstreamOutcome {
     if let Some(e) = resp.error_object() {
         return UpstreamOutcome::RpcError(e.code);
     }
-    if method == "tools/call" {
-        let is_error = RawObject::parse(resp.result_raw())
-            .ok()
-            .and_then(|r| r.get_as::<bool>("isError"))
-            .unwrap_or(false);
-        if is_error {
-            return UpstreamOutcome::ToolError;
-        }
+    if method == "tools/call" && resp.result_is_error() {
+        return UpstreamOutcome::ToolError;
     }
     UpstreamOutcome::Ok
 }

@@ -17,25 +17,9 @@ pub(crate) struct Originals {
 /// Gives a request the upstream id `upstream_id`; a progress token, if any,
 /// becomes the same number (unique among the connection's requests).
 pub(crate) fn map_request(msg: &mut Message, upstream_id: u64) -> Result<Originals, UpstreamError> {
-    let id = msg
-        .id()
-        .cloned()
-        .ok_or_else(|| UpstreamError::Protocol("request without id".into()))?;
-    let progress_token = msg
-        .params_view()
-        .map_err(|e| UpstreamError::Protocol(format!("invalid params: {e}")))?
-        .progress_token();
-    if progress_token.is_some() {
-        let mut params =
-            RawObject::parse(msg.params()).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        params
-            .edit_object("_meta", |meta| {
-                meta.set_value("progressToken", &upstream_id)
-            })
-            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        msg.set_params(Some(params.into_raw()));
-    }
-    msg.set_id(Some(Id::from_u64(upstream_id)));
+    let (id, progress_token) = msg
+        .remap_request(upstream_id)
+        .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
     Ok(Originals { id, progress_token })
 }
 

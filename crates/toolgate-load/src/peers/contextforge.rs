@@ -81,15 +81,10 @@ pub async fn start(
     upstream_url: &str,
     cpu: Option<usize>,
 ) -> Result<Target, HarnessError> {
-    let dir = tempfile::Builder::new()
-        .prefix("toolgate-load-contextforge")
-        .tempdir()
-        .map_err(HarnessError::io("creating a temporary directory"))?;
-    let port = child::free_port().map_err(HarnessError::io("finding a free port"))?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let (dir, listen) = child::scratch("toolgate-load-contextforge")?;
     let log_path = dir.path().join("contextforge.log");
     let log = std::fs::File::create(&log_path).map_err(HarnessError::io("creating a log"))?;
-    let port = port.to_string();
+    let port = listen.port().to_string();
     let mut cmd = child::command(
         mcpgateway,
         ["--host", "127.0.0.1", "--port", port.as_str()],

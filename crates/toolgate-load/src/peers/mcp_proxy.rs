@@ -3,7 +3,6 @@
 //! same fixture in its stdio mode (`toolgate-load fixture --stdio`). What
 //! it adds over the fixture is what an MCP-aware Python proxy costs.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -32,15 +31,10 @@ pub async fn start(
     exe: &Path,
     cpu: Option<usize>,
 ) -> Result<Target, HarnessError> {
-    let dir = tempfile::Builder::new()
-        .prefix("toolgate-load-mcp-proxy")
-        .tempdir()
-        .map_err(HarnessError::io("creating a temporary directory"))?;
-    let port = child::free_port().map_err(HarnessError::io("finding a free port"))?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let (dir, listen) = child::scratch("toolgate-load-mcp-proxy")?;
     let log_path = dir.path().join("mcp-proxy.log");
     let log = std::fs::File::create(&log_path).map_err(HarnessError::io("creating a log"))?;
-    let port = port.to_string();
+    let port = listen.port().to_string();
     let mut cmd = child::command(
         mcp_proxy,
         [

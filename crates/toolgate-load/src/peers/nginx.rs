@@ -60,12 +60,7 @@ pub async fn start(
     upstream: SocketAddr,
     cpu: Option<usize>,
 ) -> Result<Target, HarnessError> {
-    let dir = tempfile::Builder::new()
-        .prefix("toolgate-load-nginx")
-        .tempdir()
-        .map_err(HarnessError::io("creating a temporary directory"))?;
-    let port = child::free_port().map_err(HarnessError::io("finding a free port"))?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let (dir, listen) = child::scratch("toolgate-load-nginx")?;
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, config(dir.path(), listen, upstream))
         .map_err(HarnessError::io("writing nginx.conf"))?;
