@@ -1,7 +1,9 @@
 //! What the audit writer costs, into SQLite and into PostgreSQL (a throwaway
 //! local cluster with default durability settings):
 //! - sustained records/second through `AuditWriter` with default batching,
-//!   8 tasks submitting as fast as they can;
+//!   8 tasks submitting as fast as they can, and the CPU time the process
+//!   spent per record meanwhile (every thread: the submitters, the writer
+//!   task, the database driver; for PostgreSQL not the server's);
 //! - the latency `submit` adds to a call in default mode;
 //! - the latency of `submit_durable` (strict mode), one caller at a time and
 //!   8 callers at once (their records share commits).
@@ -15,6 +17,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::time::Instant;
 use toolgate_audit::{AuditRecord, AuditWriter, PostgresSink, Sink, SqliteSink, WriterConfig};
+use toolgate_load::procfs;
 
 const TASKS: usize = 8;
 
@@ -57,6 +60,11 @@ async fn main() {
     .await;
 }
 
+/// User + system time of this process so far, in clock ticks.
+fn own_cpu_ticks() -> u64 {
+    procfs::cpu_ticks(std::process::id()).unwrap().total()
+}
+
 fn boxed(s: impl Sink + 'static) -> Box<dyn Sink> {
     Box::new(s)
 }
@@ -68,14 +76,18 @@ where
 {
     let show = |label: &str, text: String| println!("{name:8} {label:<18} {text}");
     let writer = AuditWriter::start(sink().await, None, WriterConfig::default());
+    let cpu_before = own_cpu_ticks();
     let (elapsed, mut submit) = throughput(&writer, sizes.throughput).await;
+    let cpu_ticks = own_cpu_ticks() - cpu_before;
     writer.shutdown().await;
     let rate = sizes.throughput as f64 / elapsed.as_secs_f64();
     let batches = writer.stats().batches;
+    let cpu_micros = cpu_ticks as f64 * 1e6 / procfs::ticks_per_second() as f64;
     show(
         "throughput",
         format!(
-            "{rate:.0} records/s ({} in {elapsed:.2?}, {batches} batches)",
+            "{rate:.0} records/s, {:.1} µs CPU/record ({} in {elapsed:.2?}, {batches} batches)",
+            cpu_micros / sizes.throughput as f64,
             sizes.throughput
         ),
     );

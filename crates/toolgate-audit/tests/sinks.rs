@@ -263,7 +263,7 @@ async fn postgres_detects_tampering() {
 }
 
 #[tokio::test]
-async fn sqlite_file_is_created_in_wal_mode_and_migrations_are_idempotent() {
+async fn sqlite_file_is_created_in_wal_mode_with_memory_temp_store_and_idempotent_migrations() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toolgate.db");
     let cfg = toolgate_audit::SinkConfig::parse("sqlite://toolgate.db", dir.path()).unwrap();
@@ -279,6 +279,12 @@ async fn sqlite_file_is_created_in_wal_mode_and_migrations_are_idempotent() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
+    // Statement journals in memory, not a temp file per batch (2 = MEMORY).
+    let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(temp_store, 2);
     let migrations: i64 = sqlx::query_scalar("SELECT count(*) FROM toolgate_audit_migrations")
         .fetch_one(again.pool())
         .await
