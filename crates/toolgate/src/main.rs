@@ -8,6 +8,7 @@ mod grant_cmd;
 mod logging;
 mod policy_cmd;
 mod replay;
+mod runtime;
 mod serve;
 
 use std::process::ExitCode;
@@ -36,8 +37,5 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(cli::run(cli))
+    runtime::build()?.block_on(cli::run(cli))
 }

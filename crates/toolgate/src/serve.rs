@@ -28,7 +28,11 @@ pub(crate) async fn serve(config_path: &Path, log: &LogArgs) -> anyhow::Result<(
     for name in gw.servers.keys() {
         tracing::info!("serving {name} at http://{}/mcp/{name}", running.addr);
     }
-    tracing::info!(addr = %running.addr, "toolgate listening; health at /healthz");
+    tracing::info!(
+        addr = %running.addr,
+        runtime = %crate::runtime::describe(),
+        "toolgate listening; health at /healthz"
+    );
     let admin = match gw.config.admin.as_ref().map(|a| a.listen.clone()) {
         Some(admin_addr) => {
             let l = tokio::net::TcpListener::bind(&admin_addr)

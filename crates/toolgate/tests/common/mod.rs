@@ -43,15 +43,26 @@ pub(crate) async fn start(name: &str, extra: &str) -> Gateway {
 /// [`start`] with logging options before `serve` (e.g. `--log debug`);
 /// stderr goes to `gateway.log` in the gateway's directory.
 pub(crate) async fn start_logging(name: &str, extra: &str, log_args: &[&str]) -> Gateway {
-    launch(name, POLICY, extra, log_args).await
+    launch(name, POLICY, extra, log_args, &[]).await
 }
 
 /// [`start`] under another policy (its text).
 pub(crate) async fn start_with_policy(name: &str, policy: &str, extra: &str) -> Gateway {
-    launch(name, policy, extra, &[]).await
+    launch(name, policy, extra, &[], &[]).await
 }
 
-async fn launch(name: &str, policy: &str, extra: &str, log_args: &[&str]) -> Gateway {
+/// [`start`] with environment variables set for the gateway.
+pub(crate) async fn start_with_env(name: &str, env: &[(&str, &str)]) -> Gateway {
+    launch(name, POLICY, "", &[], env).await
+}
+
+async fn launch(
+    name: &str,
+    policy: &str,
+    extra: &str,
+    log_args: &[&str],
+    env: &[(&str, &str)],
+) -> Gateway {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("toolgate-{name}-{port}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -64,6 +75,7 @@ async fn launch(name: &str, policy: &str, extra: &str, log_args: &[&str]) -> Gat
     std::fs::write(dir.join("toolgate.yaml"), config).unwrap();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_toolgate"))
         .args(log_args)
+        .envs(env.iter().copied())
         .args(["serve", "--config"])
         .arg(dir.join("toolgate.yaml"))
         .stdout(Stdio::null())
