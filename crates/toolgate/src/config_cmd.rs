@@ -86,10 +86,9 @@ fn store_url(url: &str, base_dir: &Path) -> String {
     SinkConfig::parse(url, base_dir).map_or_else(|_| redact_url(url), |s| s.to_string())
 }
 
-/// Loads as `serve` does. The error is flattened to its message, which
-/// already includes its cause (the `{:#}` chain would repeat it).
+/// Loads as `serve` does.
 fn load(path: &Path) -> anyhow::Result<Config> {
-    toolgate_config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(toolgate_config::load(path)?)
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {

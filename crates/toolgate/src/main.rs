@@ -29,13 +29,72 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // The chain of causes, on one line; no backtrace noise.
-            eprintln!("toolgate: {e:#}");
+            eprintln!("toolgate: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes on one line, each said once, with no
+/// backtrace noise. Many errors (ours and our dependencies') show their
+/// cause in their own message and also return it as `source()`, so a
+/// plain `{:#}` would print such a cause twice.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
     runtime::build()?.block_on(cli::run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// Like most `thiserror` errors with a `source` field: the cause is in
+    /// the message and is also the `source()`.
+    #[derive(Debug)]
+    struct ShowsItsCause {
+        path: &'static str,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for ShowsItsCause {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for ShowsItsCause {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(ShowsItsCause {
+            path: "a.yaml",
+            source: io,
+        });
+        assert_eq!(format!("{e:#}"), "a.yaml: no such file: no such file");
+        assert_eq!(one_line(&e), "a.yaml: no such file");
+        let e = e.context("loading the configuration");
+        assert_eq!(
+            one_line(&e),
+            "loading the configuration: a.yaml: no such file"
+        );
+    }
 }

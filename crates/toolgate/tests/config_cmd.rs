@@ -129,6 +129,8 @@ fn check_says_ok_or_names_the_field() {
     assert!(!ok);
     assert!(err.contains("servers.up.headers.X-Api-Key"), "{err}");
     assert!(err.contains("missing.txt"), "{err}");
+    // The cause is said once, not again as the error's source.
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
     assert_no_secret(&format!("{out}{err}"));
 
     // A policy file that does not compile is caught as `serve` would.
@@ -137,4 +139,29 @@ fn check_says_ok_or_names_the_field() {
     let (ok, _, err) = toolgate("check", dir.path());
     assert!(!ok);
     assert!(err.contains("policies.p"), "{err}");
+}
+
+/// `serve` says what failed at start and its cause once: most errors show
+/// their cause in their message and also return it as `source()`.
+#[test]
+fn serve_names_a_missing_config_or_policy_file_and_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |config: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = serve(&dir.path().join("absent.yaml"));
+    assert!(err.contains("absent.yaml"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+
+    let config = "listen: 127.0.0.1:0\nservers:\n  fx:\n    command: [x]\ngrants:\n  - {name: t, token: abcdefghijklmnopqrstuv, server: fx, policy: p}\npolicies:\n  p: gone.json\naudit:\n  sink: none\n";
+    std::fs::write(dir.path().join("toolgate.yaml"), config).unwrap();
+    let err = serve(&dir.path().join("toolgate.yaml"));
+    assert!(err.contains("gone.json"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
