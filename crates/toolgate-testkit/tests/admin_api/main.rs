@@ -72,6 +72,7 @@ async fn every_route_against_live_gateways() {
     cases::grants(&gw, &admin).await;
     cases::policies(&gw, &admin, &policy).await;
     cases::servers(&admin, stateless.url.as_deref().unwrap()).await;
+    cases::limits(&admin).await;
     gw.stop().await;
 
     // No grant store, the admin token given by its hash, every server up.

@@ -44,6 +44,12 @@ pub(crate) enum ApiError {
     /// The gateway failed (a file it could not read or write).
     #[error("{0}")]
     Internal(String),
+    /// The path exists, but not for this method.
+    #[error("{0} is not allowed on this path")]
+    MethodNotAllowed(String),
+    /// The body is over the admin API's limit.
+    #[error("the body is larger than the admin API takes ({0} bytes)")]
+    TooLarge(usize),
 }
 
 impl ApiError {
@@ -59,6 +65,8 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(e) => upstream_status(e),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 }
@@ -121,7 +129,9 @@ impl IntoResponse for ApiError {
             | ApiError::Conflict(_)
             | ApiError::Unavailable(_)
             | ApiError::Upstream(_)
-            | ApiError::Internal(_) => json!({"error": self.to_string()}),
+            | ApiError::Internal(_)
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::TooLarge(_) => json!({"error": self.to_string()}),
         };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::parse_json;
+use super::{Body, parse_json};
 use crate::auth::{GrantView, NewGrant, create_grant, list_grants, revoke_grant};
 use crate::gateway::Gateway;
 
@@ -45,7 +44,7 @@ pub(super) async fn list(State(gw): State<Arc<Gateway>>) -> Result<Response, Api
 /// `POST /api/v1/grants`: 201 with the grant and its token.
 pub(super) async fn create(
     State(gw): State<Arc<Gateway>>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let body: CreateBody = parse_json(&body)?;
     let new = NewGrant {

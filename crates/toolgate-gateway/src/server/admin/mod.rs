@@ -18,11 +18,11 @@ mod tools;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use http::{HeaderValue, Method, header};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use self::auth::Guard;
 use self::error::ApiError;
@@ -100,7 +100,7 @@ pub const ROUTES: &[Route] = &[
     api(
         Method::POST,
         "/api/v1/grants",
-        &[201, 400, 401, 403, 409, 503],
+        &[201, 400, 401, 403, 409, 413, 503],
         Endpoint::CreateGrant,
     ),
     api(
@@ -124,13 +124,13 @@ pub const ROUTES: &[Route] = &[
     api(
         Method::POST,
         "/api/v1/policies/{name}/validate",
-        &[200, 400, 401, 403, 404, 422],
+        &[200, 400, 401, 403, 404, 413, 422],
         Endpoint::ValidatePolicy,
     ),
     api(
         Method::PUT,
         "/api/v1/policies/{name}",
-        &[200, 400, 401, 403, 404, 422, 500],
+        &[200, 400, 401, 403, 404, 413, 422, 500],
         Endpoint::PutPolicy,
     ),
     api(
@@ -148,7 +148,8 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// The admin routes, built from [`ROUTES`]. The `/api/v1/` routes sit
-/// behind the admin-token check; unknown paths get a JSON 404.
+/// behind the admin-token check; unknown paths get a JSON 404, a method a
+/// path does not serve a JSON 405.
 pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     let guard = Arc::new(Guard::new(&gw));
     let mut public = Router::new();
@@ -162,7 +163,12 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         }
     }
     let private = private.route_layer(middleware::from_fn_with_state(guard, auth::require));
-    public.merge(private).fallback(not_found).with_state(gw)
+    public
+        .merge(private)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(gw)
 }
 
 fn handler(route: &Route) -> MethodRouter<Arc<Gateway>> {
@@ -188,6 +194,11 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
+/// axum still adds the `Allow` header to this answer.
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     gw.refresh_metrics();
     let mut resp = Response::new(axum::body::Body::from(gw.metrics.encode()));
@@ -196,6 +207,27 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     resp
+}
+
+/// The most a request body may hold (a policy file, a new grant).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A request body of at most [`MAX_BODY_BYTES`]; over it, or unreadable,
+/// the answer is the API's JSON error (413, 400), not axum's plain text.
+struct Body(bytes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match bytes::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge(MAX_BODY_BYTES))
+            }
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
 }
 
 /// A JSON request body; malformed JSON or a wrong shape is a 400.

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::parse_text;
+use super::{Body, parse_text};
 use crate::gateway::Gateway;
 use crate::policy::{PolicyStore, ReplaceError};
 
@@ -67,7 +66,7 @@ pub(super) async fn get(
 pub(super) async fn validate(
     State(gw): State<Arc<Gateway>>,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let (store, _) = policy(&gw, &name)?;
     let text = parse_text(body)?;
@@ -81,7 +80,7 @@ pub(super) async fn validate(
 pub(super) async fn put(
     State(gw): State<Arc<Gateway>>,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let (store, _) = policy(&gw, &name)?;
     let text = parse_text(body)?;

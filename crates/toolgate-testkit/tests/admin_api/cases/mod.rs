@@ -3,6 +3,7 @@
 mod grants;
 mod policies;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 pub(crate) use self::grants::grants;
@@ -141,4 +142,41 @@ pub(crate) async fn without_store(admin: &Admin<'_>) {
     let h = admin.get("/api/v1/health", &[]).await;
     assert_eq!(h.body["status"], "ok");
     assert_eq!(h.body["grant_store"], Value::Null);
+}
+
+/// A body over the limit is a JSON 413 on every route that takes one; a
+/// method a path does not serve is a JSON 405 that says what is allowed.
+pub(crate) async fn limits(admin: &Admin<'_>) {
+    let big = vec![b' '; toolgate_gateway::server::admin::MAX_BODY_BYTES + 1];
+    for (method, path) in [
+        (Method::POST, "/api/v1/grants"),
+        (Method::POST, "/api/v1/policies/{name}/validate"),
+        (Method::PUT, "/api/v1/policies/{name}"),
+    ] {
+        let a = admin
+            .text(method.clone(), path, &placeholders(path), &big)
+            .await;
+        assert_eq!(a.status, 413, "{method} {path}: {:?}", a.body);
+        let error = a.body["error"].as_str().unwrap();
+        assert!(error.contains("larger than the admin API takes"), "{error}");
+    }
+    let http = reqwest::Client::new();
+    for (method, path, token) in [
+        (Method::DELETE, "/api/v1/servers", Some(crate::ADMIN_TOKEN)),
+        (Method::POST, "/metrics", None),
+    ] {
+        let mut req = http.request(method.clone(), format!("{}{path}", admin.base()));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        let allow = resp.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(allow.contains("GET"), "{method} {path}: allow {allow}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"error": format!("{method} is not allowed on this path")})
+        );
+    }
 }
