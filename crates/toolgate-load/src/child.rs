@@ -18,9 +18,9 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio::time::Instant;
 
 use crate::error::HarnessError;
-use tokio::time::Instant;
 
 /// Why a child could not be started or did not come up.
 #[derive(Debug, thiserror::Error)]

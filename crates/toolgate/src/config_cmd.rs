@@ -51,7 +51,7 @@ struct Derived {
 }
 
 fn show(path: &Path) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let config = toolgate_config::load(path)?;
     // Everything printed comes from the redacted copy, so nothing below
     // can leak a secret by mistake.
     let shown = config.redacted();
@@ -86,13 +86,8 @@ fn store_url(url: &str, base_dir: &Path) -> String {
     SinkConfig::parse(url, base_dir).map_or_else(|_| redact_url(url), |s| s.to_string())
 }
 
-/// Loads as `serve` does.
-fn load(path: &Path) -> anyhow::Result<Config> {
-    Ok(toolgate_config::load(path)?)
-}
-
 fn check(path: &Path) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let config = toolgate_config::load(path)?;
     check_policies(&config)?;
     println!(
         "ok  {}  {} servers · {} grants · {} policies",

@@ -10,12 +10,8 @@ use toolgate_gateway::policy::WatchHandle;
 use crate::cli::StdioArgs;
 use crate::logging::LogArgs;
 
-fn load(path: &Path) -> anyhow::Result<toolgate_config::Config> {
-    Ok(toolgate_config::load(path)?)
-}
-
 pub(crate) async fn serve(config_path: &Path, log: &LogArgs) -> anyhow::Result<()> {
-    let config = load(config_path)?;
+    let config = toolgate_config::load(config_path)?;
     let _telemetry = crate::logging::init(log, config.telemetry.as_ref())?;
     let addr = config.listen_addr();
     let gw = Gateway::standard(config).await?;
@@ -97,7 +93,7 @@ async fn wait_for_signal() {
 }
 
 pub(crate) async fn stdio(args: &StdioArgs, log: &LogArgs) -> anyhow::Result<()> {
-    let config = load(&args.config.config)?;
+    let config = toolgate_config::load(&args.config.config)?;
     // stdout carries the MCP stream here: audit lines there would corrupt it.
     anyhow::ensure!(
         !matches!(config.audit.jsonl.as_deref(), Some("stdout" | "-")),
