@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::canonical::{write_canonical, write_string};
+use crate::canonical::{write_canonical, write_number, write_string, write_string_array};
 use crate::rfc3339;
 
 /// One decision, as the gateway produces it.
@@ -167,19 +167,10 @@ impl Field<'_> {
     fn write(&self, out: &mut String) {
         match self {
             Field::Text(Some(s)) => write_string(s, out),
-            Field::Signed(Some(n)) => out.push_str(&n.to_string()),
-            Field::Unsigned(n) => out.push_str(&n.to_string()),
+            Field::Signed(Some(n)) => write_number(n, out),
+            Field::Unsigned(n) => write_number(n, out),
             Field::Json(Some(v)) => write_canonical(v, out),
-            Field::Keys(keys) => {
-                out.push('[');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_string(k, out);
-                }
-                out.push(']');
-            }
+            Field::Keys(keys) => write_string_array(keys, out),
             Field::Text(None) | Field::Signed(None) | Field::Json(None) => out.push_str("null"),
         }
     }

@@ -15,15 +15,20 @@ use crate::chain::{ChainHead, VerifyReport};
 use crate::error::{AuditError, db_error, migrate_error};
 use crate::record::{AuditRecord, StoredRecord};
 
+use std::fmt::Write as _;
+
 const MIGRATION: &str = include_str!("../../migrations/postgres/0001_audit_log.sql");
 
 /// Times travel as the same RFC 3339 text SQLite stores, so both sinks read
 /// back exactly what was hashed; JSON as text, kept verbatim by `json`.
-const DIALECT: Dialect = Dialect {
-    placeholder: |n, column| match column {
-        "time" => format!("${n}::timestamptz"),
-        "argument_keys" | "arguments" => format!("${n}::json"),
-        _ => format!("${n}"),
+pub(super) const DIALECT: Dialect = Dialect {
+    placeholder: |out, n, column| {
+        let cast = match column {
+            "time" => "::timestamptz",
+            "argument_keys" | "arguments" => "::json",
+            _ => "",
+        };
+        let _ = write!(out, "${n}{cast}");
     },
     select: |column| match column {
         "time" => {

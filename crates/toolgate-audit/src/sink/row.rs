@@ -43,7 +43,8 @@ pub(crate) const ROWS_PER_INSERT: usize = 500;
 /// How a backend spells a bind parameter for a column (`?`, `$3::json`),
 /// and how it selects a column as the text or integer a row holds.
 pub(crate) struct Dialect {
-    pub(crate) placeholder: fn(n: usize, column: &str) -> String,
+    /// Appends the `n`th placeholder (from 1), for `column`, to `out`.
+    pub(crate) placeholder: fn(out: &mut String, n: usize, column: &str),
     pub(crate) select: fn(column: &str) -> String,
 }
 
@@ -95,7 +96,7 @@ impl Row {
             // Normalized records fit.
             gateway_micros: i64::try_from(r.gateway_micros).unwrap_or(i64::MAX),
             upstream_micros: i64::try_from(r.upstream_micros).unwrap_or(i64::MAX),
-            argument_keys: crate::canonical_json(&serde_json::json!(r.argument_keys)),
+            argument_keys: crate::canonical::string_array(&r.argument_keys),
             arguments_sha256: r.arguments_sha256.clone(),
             arguments: r.arguments.as_ref().map(crate::canonical_json),
             prev_hash: s.prev_hash.clone(),
@@ -229,23 +230,21 @@ pub(crate) fn select_list(d: &Dialect) -> String {
         .join(", ")
 }
 
-/// `INSERT INTO audit_log (…) VALUES (…), …` for `rows` rows.
+/// `INSERT INTO audit_log (…) VALUES (…), …` for `rows` rows (built for
+/// every batch: a full one has thousands of placeholders).
 pub(crate) fn insert_sql(d: &Dialect, rows: usize) -> String {
     let mut sql = format!("INSERT INTO audit_log ({}) VALUES ", COLUMNS.join(", "));
+    sql.reserve(rows * COLUMNS.len() * 8);
     let mut n = 0;
     for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
+        sql.push_str(if i > 0 { ", (" } else { "(" });
+        for (j, c) in COLUMNS.iter().enumerate() {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            (d.placeholder)(&mut sql, n, c);
         }
-        let values: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| {
-                n += 1;
-                (d.placeholder)(n, c)
-            })
-            .collect();
-        sql.push('(');
-        sql.push_str(&values.join(", "));
         sql.push(')');
     }
     sql
@@ -263,8 +262,8 @@ pub(crate) fn query_sql(d: &Dialect, q: &Query) -> (String, Vec<Bind>) {
     let mut binds = Vec::new();
     let mut cond = |column: &str, op: &str, value: Bind| {
         binds.push(value);
-        let p = (d.placeholder)(binds.len(), column);
-        sql.push_str(&format!(" AND {column} {op} {p}"));
+        sql.push_str(&format!(" AND {column} {op} "));
+        (d.placeholder)(&mut sql, binds.len(), column);
     };
     if let Some(t) = q.since {
         cond("time", ">=", Bind::Text(rfc3339::format(t)));
@@ -290,7 +289,8 @@ pub(crate) fn query_sql(d: &Dialect, q: &Query) -> (String, Vec<Bind>) {
     });
     if let Some(limit) = q.limit {
         binds.push(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" LIMIT {}", (d.placeholder)(binds.len(), "limit")));
+        sql.push_str(" LIMIT ");
+        (d.placeholder)(&mut sql, binds.len(), "limit");
     }
     (sql, binds)
 }
@@ -379,4 +379,37 @@ where
         }
     }
     Ok(walker.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_placeholders_across_rows() {
+        let sqlite = insert_sql(&crate::sink::sqlite::DIALECT, 2);
+        let values = sqlite.split(" VALUES ").nth(1).unwrap();
+        let row = format!("({})", ["?"; 22].join(", "));
+        assert_eq!(values, format!("{row}, {row}"));
+        let pg = insert_sql(&crate::sink::postgres::DIALECT, 2);
+        assert!(pg.contains("($1, $2::timestamptz, $3, "), "{pg}");
+        assert!(pg.contains("($23, $24::timestamptz, "), "{pg}");
+        assert!(pg.ends_with("$42::json, $43, $44)"), "{pg}");
+        assert_eq!(pg.matches('$').count(), 44);
+    }
+
+    #[test]
+    fn query_sql_places_each_filter_and_the_limit() {
+        let q = Query {
+            grant: Some("ci".into()),
+            limit: Some(5),
+            ..Query::default()
+        };
+        let (sql, binds) = query_sql(&crate::sink::postgres::DIALECT, &q);
+        assert!(
+            sql.ends_with(" AND grant_name = $1 ORDER BY seq ASC LIMIT $2"),
+            "{sql}"
+        );
+        assert_eq!(binds.len(), 2);
+    }
 }

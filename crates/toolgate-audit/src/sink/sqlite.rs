@@ -17,8 +17,8 @@ use crate::record::{AuditRecord, StoredRecord};
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_audit_log.sql");
 
-const DIALECT: Dialect = Dialect {
-    placeholder: |_, _| "?".to_string(),
+pub(super) const DIALECT: Dialect = Dialect {
+    placeholder: |out, _, _| out.push('?'),
     select: str::to_string,
 };
 
