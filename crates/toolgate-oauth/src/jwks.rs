@@ -2,8 +2,11 @@
 //!
 //! Fetched lazily (the first token, or [`RemoteKeys::refresh`] at startup),
 //! kept for its TTL, and refetched early when a token names a `kid` the set
-//! lacks (the server rotated its keys). Three rules keep the server safe
-//! from us and us from a flaky server:
+//! lacks (the server rotated its keys). Past its TTL the set still serves
+//! tokens whose key it holds while one refetch runs in the background, so
+//! no request waits on the authorization server just because the cache
+//! aged. Three rules keep the server safe from us and us from a flaky
+//! server:
 //!
 //! - single flight: concurrent validations that need a fetch wait for one
 //!   fetch instead of each starting their own;
@@ -14,6 +17,7 @@
 //!   refused as [`TokenError::KeysUnavailable`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
@@ -36,6 +40,8 @@ pub(crate) struct RemoteKeys {
     state: RwLock<CacheState>,
     /// Held for the duration of a fetch (single flight).
     fetching: tokio::sync::Mutex<()>,
+    /// A background refetch of a stale set is under way.
+    revalidating: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -77,21 +83,28 @@ impl RemoteKeys {
             clock,
             state: RwLock::new(CacheState::default()),
             fetching: tokio::sync::Mutex::new(()),
+            revalidating: AtomicBool::new(false),
         }
     }
 
-    /// The keys to use for a token with `kid` and `alg`: the cached set,
-    /// fetched first if there is none or it is stale, and refetched once
-    /// (rate limits permitting) if it knows no key for the token.
+    /// The keys to use for a token with `kid` and `alg`: the cached set
+    /// (fetched first if there is none; refetched in the background if it is
+    /// stale), refetched once and waited for (rate limits permitting) if it
+    /// knows no key for the token.
     pub(crate) async fn keys_for(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<KeySet>, TokenError> {
         let (keys, attempts) = self.snapshot();
         let keys = match keys {
-            Some(keys) if !self.is_stale() => keys,
-            _ => {
+            Some(keys) => {
+                if self.is_stale() {
+                    self.revalidate(attempts);
+                }
+                keys
+            }
+            None => {
                 self.fetch(attempts, Urgency::RateLimited).await;
                 self.cached()?
             }
@@ -103,6 +116,30 @@ impl RemoteKeys {
         let (_, attempts) = self.snapshot();
         self.fetch(attempts, Urgency::RateLimited).await;
         self.cached()
+    }
+
+    /// Starts one background refetch of a stale set, unless one is running
+    /// or the rate limit forbids it (checked here too, so a failing server
+    /// does not cost a task per request).
+    fn revalidate(self: &Arc<Self>, seen_attempts: u64) {
+        if !self.may_fetch(self.state.read().last_attempt, self.clock.now()) {
+            return;
+        }
+        if self.revalidating.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.fetch(seen_attempts, Urgency::RateLimited).await;
+            me.revalidating.store(false, Ordering::Release);
+        });
+    }
+
+    /// Returns once no background refetch is running.
+    pub(crate) async fn revalidated(&self) {
+        while self.revalidating.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Fetches the key set now (single flight, but not rate limited).

@@ -25,8 +25,8 @@ pub struct Validator {
 
 enum Keys {
     Static(Arc<KeySet>),
-    // Boxed: the cache and HTTP client are large, the static set one `Arc`.
-    Remote(Box<RemoteKeys>),
+    // Shared with its background refetches.
+    Remote(Arc<RemoteKeys>),
 }
 
 impl Validator {
@@ -45,7 +45,7 @@ impl Validator {
             return Err(SettingsError::NoAlgorithm);
         }
         let keys = match &settings.keys {
-            KeySource::JwksUrl(url) => Keys::Remote(Box::new(RemoteKeys::new(
+            KeySource::JwksUrl(url) => Keys::Remote(Arc::new(RemoteKeys::new(
                 JwksFetcher::new(jwks_url(url)?, settings.http_timeout),
                 settings.jwks_cache_ttl,
                 settings.jwks_min_refetch_interval,
@@ -100,6 +100,16 @@ impl Validator {
         match &self.keys {
             Keys::Static(_) => Ok(()),
             Keys::Remote(remote) => remote.refresh().await,
+        }
+    }
+}
+
+impl Validator {
+    /// Waits until a background refetch of stale keys, if one is running,
+    /// has finished (for tests and tools that need the cache settled).
+    pub async fn revalidated(&self) {
+        if let Keys::Remote(remote) = &self.keys {
+            remote.revalidated().await;
         }
     }
 }

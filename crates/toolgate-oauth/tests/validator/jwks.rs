@@ -136,6 +136,7 @@ async fn cached_keys_outlive_a_failing_server() {
     // Past the TTL: a refresh is tried, fails, and the stale keys serve on.
     clock.advance(Duration::from_secs(301));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 2);
     assert!(v.validate(&token).await.is_ok());
     assert_eq!(server.fetches(), 2, "rate limited while failing");
@@ -153,18 +154,22 @@ async fn the_cache_honours_max_age_within_bounds() {
     assert_eq!(server.fetches(), 1);
     clock.advance(Duration::from_secs(1));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 2);
 
     // max-age=0 is clamped up to the refetch interval.
     server.set_cache_control("max-age=0");
     clock.advance(Duration::from_secs(120));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 3);
     clock.advance(MIN_INTERVAL - Duration::from_secs(1));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 3);
     clock.advance(Duration::from_secs(1));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 4);
 }
 
@@ -176,9 +181,48 @@ async fn without_max_age_the_default_ttl_applies() {
     assert!(v.validate(&token).await.is_ok());
     clock.advance(Duration::from_secs(299));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
     assert_eq!(server.fetches(), 1);
     clock.advance(Duration::from_secs(1));
     assert!(v.validate(&token).await.is_ok());
+    v.revalidated().await;
+    assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test]
+async fn stale_keys_answer_at_once_while_one_refetch_runs_behind() {
+    let server = JwksServer::start(jwks(&[&rsa_a()])).await;
+    let (v, clock) = validator(server.settings());
+    let v = Arc::new(v);
+    let token = rsa_a().sign(&claims());
+    assert!(v.validate(&token).await.is_ok());
+
+    // The server now takes 2 s, and rotates to a set with both keys.
+    server.set_delay(Duration::from_secs(2));
+    server.serve(jwks(&[&rsa_a(), &rsa_b()]));
+    clock.advance(Duration::from_secs(300));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (v, token) = (v.clone(), token.clone());
+        tasks.spawn(async move {
+            tokio::time::timeout(Duration::from_millis(500), v.validate(&token)).await
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        let answered = result
+            .unwrap()
+            .expect("a stale key set must not wait for the server");
+        assert!(answered.is_ok());
+    }
+    v.revalidated().await;
+    assert_eq!(
+        server.fetches(),
+        2,
+        "one background refetch for 20 requests"
+    );
+    // The refetched set is in use: the new key verifies without a fetch.
+    server.set_delay(Duration::ZERO);
+    assert!(v.validate(&rsa_b().sign(&claims())).await.is_ok());
     assert_eq!(server.fetches(), 2);
 }
 

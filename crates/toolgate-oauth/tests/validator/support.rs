@@ -148,6 +148,7 @@ pub(crate) struct JwksServer {
 struct Shared {
     fetches: AtomicUsize,
     down: AtomicBool,
+    delay: Mutex<Duration>,
     body: Mutex<String>,
     cache_control: Mutex<Option<String>>,
 }
@@ -157,6 +158,7 @@ impl JwksServer {
         let shared = Arc::new(Shared {
             fetches: AtomicUsize::new(0),
             down: AtomicBool::new(false),
+            delay: Mutex::new(Duration::ZERO),
             body: Mutex::new(jwks),
             cache_control: Mutex::new(None),
         });
@@ -185,6 +187,11 @@ impl JwksServer {
         self.shared.down.store(down, Ordering::SeqCst);
     }
 
+    /// Waits `delay` before each answer.
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        *self.shared.delay.lock() = delay;
+    }
+
     pub(crate) fn set_cache_control(&self, value: &str) {
         *self.shared.cache_control.lock() = Some(value.to_string());
     }
@@ -202,6 +209,8 @@ impl Drop for JwksServer {
 
 async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
     shared.fetches.fetch_add(1, Ordering::SeqCst);
+    let delay = *shared.delay.lock();
+    tokio::time::sleep(delay).await;
     if shared.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
