@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod calibrate;
 pub mod child;
 pub mod client;
 pub mod compare;

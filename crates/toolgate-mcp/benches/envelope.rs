@@ -121,17 +121,10 @@ fn round_trip(b: Bencher<'_, '_>) {
     });
 }
 
-/// Not the gateway's code: a fixed amount of plain CPU work (FNV-1a over
-/// 4 KiB) that `scripts/bench-check.sh` divides the other medians by, so a
-/// baseline taken on one machine (or one noisy minute) still compares.
+/// Not the gateway's code: plain CPU work that `scripts/bench-check.sh`
+/// divides this binary's other figures by (see `toolgate_load::calibrate`).
 #[divan::bench]
 fn calibrate(b: Bencher<'_, '_>) {
-    let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
-    b.bench(|| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &byte in black_box(&data) {
-            h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h
-    });
+    let data = toolgate_load::calibrate::data();
+    b.bench(|| toolgate_load::calibrate::work(black_box(&data)));
 }

@@ -136,3 +136,11 @@ fn cel_condition(bencher: Bencher<'_, '_>) {
     assert_eq!(policy.evaluate(&call, &who, now()).verdict, Verdict::Allow);
     bencher.bench_local(|| policy.evaluate(black_box(&call), black_box(&who), now()));
 }
+
+/// Not the gateway's code: plain CPU work that `scripts/bench-check.sh`
+/// divides this binary's other figures by (see `toolgate_load::calibrate`).
+#[divan::bench]
+fn calibrate(b: Bencher<'_, '_>) {
+    let data = toolgate_load::calibrate::data();
+    b.bench(|| toolgate_load::calibrate::work(black_box(&data)));
+}
