@@ -66,6 +66,17 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
 pub(crate) struct CelExpr {
     program: Program,
     source: String,
+    /// The [`VARIABLES`] it reads, one bit each: only those are built.
+    reads: u16,
+}
+
+/// The CEL variables of one call, built as expressions first need them
+/// (converting the arguments or the claims to CEL values, and every map
+/// the other variables are, is most of an evaluation's cost).
+#[derive(Default)]
+pub(crate) struct Activation {
+    context: Option<cel::Context<'static, 'static>>,
+    built: u16,
 }
 
 impl CelExpr {
@@ -87,10 +98,12 @@ impl CelExpr {
             ),
             None => "invalid CEL expression".to_owned(),
         })?;
-        check_names(program.expression(), &mut Vec::new())?;
+        let mut reads = 0;
+        check_names(program.expression(), &mut Vec::new(), &mut reads)?;
         Ok(CelExpr {
             program,
             source: source.to_owned(),
+            reads,
         })
     }
 
@@ -101,10 +114,8 @@ impl CelExpr {
 
     /// Evaluates to a bool; anything else is an error.
     pub(crate) fn eval(&self, facts: &Facts<'_>) -> Result<bool, EvalError> {
-        let context = match facts.cel.get_or_init(|| activation(facts)) {
-            Ok(context) => context,
-            Err(e) => return Err(e.clone()),
-        };
+        let mut activation = facts.cel.borrow_mut();
+        let context = activation.with(self.reads, facts)?;
         match catch_unwind(AssertUnwindSafe(|| self.program.execute(context))) {
             Ok(Ok(Value::Bool(b))) => Ok(b),
             Ok(Ok(other)) => Err(EvalError(format!(
@@ -114,6 +125,27 @@ impl CelExpr {
             Ok(Err(e)) => Err(EvalError(format!("the expression failed: {e}"))),
             Err(_) => Err(EvalError("the CEL interpreter failed".to_owned())),
         }
+    }
+}
+
+impl Activation {
+    /// The context with (at least) the variables in `reads` bound.
+    fn with(
+        &mut self,
+        reads: u16,
+        facts: &Facts<'_>,
+    ) -> Result<&cel::Context<'static, 'static>, EvalError> {
+        let context = self
+            .context
+            .get_or_insert_with(|| cel::Context::with_env(Arc::clone(&ENV)));
+        for (i, name) in VARIABLES.iter().enumerate() {
+            let bit = 1 << i;
+            if reads & bit != 0 && self.built & bit == 0 {
+                context.add_variable_from_value(*name, variable(name, facts)?);
+                self.built |= bit;
+            }
+        }
+        Ok(context)
     }
 }
 
@@ -152,10 +184,17 @@ fn precheck(source: &str) -> Result<(), String> {
 }
 
 /// Catches misspelt variables at load rather than failing closed later.
-fn check_names(expr: &IdedExpr, bound: &mut Vec<String>) -> Result<(), String> {
+/// Also records in `reads` which [`VARIABLES`] the expression uses.
+fn check_names(expr: &IdedExpr, bound: &mut Vec<String>, reads: &mut u16) -> Result<(), String> {
     match &expr.expr {
         Expr::Ident(name) => {
-            let known = VARIABLES.contains(&name.as_str()) || TYPE_NAMES.contains(&name.as_str());
+            let variable = VARIABLES.iter().position(|v| v == name);
+            if let Some(i) = variable
+                && !bound.contains(name)
+            {
+                *reads |= 1 << i;
+            }
+            let known = variable.is_some() || TYPE_NAMES.contains(&name.as_str());
             // `@…` names are the accumulators macros introduce.
             if known || name.starts_with('@') || bound.contains(name) {
                 Ok(())
@@ -168,72 +207,77 @@ fn check_names(expr: &IdedExpr, bound: &mut Vec<String>) -> Result<(), String> {
         }
         Expr::Call(call) => {
             if let Some(target) = &call.target {
-                check_names(target, bound)?;
+                check_names(target, bound, reads)?;
             }
-            call.args.iter().try_for_each(|a| check_names(a, bound))
+            call.args
+                .iter()
+                .try_for_each(|a| check_names(a, bound, reads))
         }
         Expr::Comprehension(c) => {
-            check_names(&c.iter_range, bound)?;
+            check_names(&c.iter_range, bound, reads)?;
             let before = bound.len();
             bound.push(c.iter_var.clone());
             bound.extend(c.iter_var2.clone());
             bound.push(c.accu_var.clone());
             let inner = [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result];
-            let result = inner.into_iter().try_for_each(|e| check_names(e, bound));
+            let result = inner
+                .into_iter()
+                .try_for_each(|e| check_names(e, bound, reads));
             bound.truncate(before);
             result
         }
-        Expr::List(list) => list.elements.iter().try_for_each(|e| check_names(e, bound)),
+        Expr::List(list) => list
+            .elements
+            .iter()
+            .try_for_each(|e| check_names(e, bound, reads)),
         Expr::Map(map) => map.entries.iter().try_for_each(|e| match &e.expr {
             EntryExpr::MapEntry(entry) => {
-                check_names(&entry.key, bound)?;
-                check_names(&entry.value, bound)
+                check_names(&entry.key, bound, reads)?;
+                check_names(&entry.value, bound, reads)
             }
-            EntryExpr::StructField(field) => check_names(&field.value, bound),
+            EntryExpr::StructField(field) => check_names(&field.value, bound, reads),
         }),
         Expr::Struct(s) => s.entries.iter().try_for_each(|e| match &e.expr {
-            EntryExpr::MapEntry(entry) => check_names(&entry.value, bound),
-            EntryExpr::StructField(field) => check_names(&field.value, bound),
+            EntryExpr::MapEntry(entry) => check_names(&entry.value, bound, reads),
+            EntryExpr::StructField(field) => check_names(&field.value, bound, reads),
         }),
-        Expr::Select(select) => check_names(&select.operand, bound),
+        Expr::Select(select) => check_names(&select.operand, bound, reads),
         Expr::Literal(_) | Expr::Unspecified => Ok(()),
     }
 }
 
-/// Builds the variables for one call (once, shared by its expressions).
-fn activation(facts: &Facts<'_>) -> Result<cel::Context<'static, 'static>, EvalError> {
-    let mut context = cel::Context::with_env(Arc::clone(&ENV));
-    let args = match facts.args()? {
-        None | Some(serde_json::Value::Null) => object([]),
-        Some(args) => to_cel(args),
-    };
-    context.add_variable_from_value("args", args);
-    context.add_variable_from_value("grant", object([("name", text(facts.grant()))]));
-    context.add_variable_from_value("server", object([("name", text(facts.server()))]));
-    context.add_variable_from_value("tool", named("name", facts.tool()));
-    context.add_variable_from_value("prompt", named("name", facts.prompt()));
-    context.add_variable_from_value("session", named("id", facts.session()));
-    let mut principal = HashMap::new();
-    if let Some(sub) = facts.subject() {
-        principal.insert(key("sub"), text(sub));
-    }
-    // `{}` rather than absent, so `has(principal.claims.x)` works without
-    // a separate `has(principal.claims)`.
-    let claims = facts.claims().map_or_else(|| object([]), to_cel);
-    principal.insert(key("claims"), claims);
-    context.add_variable_from_value(
-        "principal",
-        Value::Map(Map {
-            map: Arc::new(principal),
+/// The value of one of [`VARIABLES`] for this call.
+fn variable(name: &str, facts: &Facts<'_>) -> Result<Value, EvalError> {
+    Ok(match name {
+        "args" => match facts.args()? {
+            None | Some(serde_json::Value::Null) => object([]),
+            Some(args) => to_cel(args),
+        },
+        "grant" => object([("name", text(facts.grant()))]),
+        "server" => object([("name", text(facts.server()))]),
+        "tool" => named("name", facts.tool()),
+        "prompt" => named("name", facts.prompt()),
+        "session" => named("id", facts.session()),
+        "principal" => {
+            let mut principal = HashMap::new();
+            if let Some(sub) = facts.subject() {
+                principal.insert(key("sub"), text(sub));
+            }
+            // `{}` rather than absent, so `has(principal.claims.x)` works
+            // without a separate `has(principal.claims)`.
+            let claims = facts.claims().map_or_else(|| object([]), to_cel);
+            principal.insert(key("claims"), claims);
+            Value::Map(Map {
+                map: Arc::new(principal),
+            })
+        }
+        "uri" => facts.uri().map_or(Value::Null, text),
+        "now" => Value::Int(match facts.now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
         }),
-    );
-    context.add_variable_from_value("uri", facts.uri().map_or(Value::Null, text));
-    let now = match facts.now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    };
-    context.add_variable_from_value("now", Value::Int(now));
-    Ok(context)
+        other => return Err(EvalError(format!("unknown CEL variable {other:?}"))),
+    })
 }
 
 fn key(name: &str) -> Key {
@@ -293,5 +337,15 @@ mod tests {
         assert!(CelExpr::compile("args.items.all(i, i.qty > 0)").is_ok());
         assert!(CelExpr::compile("type(args.x) == string").is_ok());
         assert!(CelExpr::compile("'(' + \"[\" == ')'").is_ok());
+    }
+
+    #[test]
+    fn an_expression_reads_only_the_variables_it_names() {
+        let reads = |s: &str| CelExpr::compile(s).map(|e| e.reads);
+        assert_eq!(reads("args.a > 1 && grant.name == 'x'"), Ok(0b11));
+        assert_eq!(reads("now > 0 || uri == null"), Ok(1 << 8 | 1 << 7));
+        // A macro's own variable is not the global of that name.
+        assert_eq!(reads("[1, 2].exists(tool, tool > 1)"), Ok(0));
+        assert_eq!(reads("args.xs.exists(tool, tool > 1)"), Ok(1));
     }
 }

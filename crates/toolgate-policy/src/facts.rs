@@ -1,7 +1,7 @@
 //! What one evaluation knows about the call: the target, the principal,
 //! the time, and the arguments, parsed only if a condition or limit asks.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -19,8 +19,8 @@ pub(crate) struct Facts<'a> {
     principal: &'a Principal<'a>,
     now: SystemTime,
     args: OnceCell<Result<Option<Value>, EvalError>>,
-    /// The CEL activation, built on the first expression and reused.
-    pub(crate) cel: OnceCell<Result<cel::Context<'static, 'static>, EvalError>>,
+    /// The CEL variables, built as expressions need them and reused.
+    pub(crate) cel: RefCell<crate::cel::Activation>,
 }
 
 impl<'a> Facts<'a> {
@@ -30,7 +30,7 @@ impl<'a> Facts<'a> {
             principal,
             now,
             args: OnceCell::new(),
-            cel: OnceCell::new(),
+            cel: RefCell::default(),
         }
     }
 
