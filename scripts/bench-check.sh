@@ -17,7 +17,9 @@
 # every bench binary measures beside its own steps), so a slower or faster
 # minute cancels out; what is compared is "how many
 # calibration units a step costs". Each bench runs 3 times and the best
-# normalized figure counts.
+# normalized figure counts; a few steps are bimodal between processes
+# (docs/benchmarks.md), so a suite with a step over the tolerance runs 3
+# more times before the verdict.
 #
 # The baseline is target/bench-baseline.tsv when you saved one here,
 # otherwise the committed scripts/bench-baseline.tsv. A baseline names the
@@ -47,20 +49,29 @@ COMMITTED="$ROOT/scripts/bench-baseline.tsv"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-for round in 1 2 3; do
-  echo "bench-check: round $round/3" >&2
-  cargo bench --locked -q -p toolgate-mcp --bench envelope >"$out/envelope.$round" 2>"$out/err" \
-    || { cat "$out/err" >&2; exit 2; }
-  cargo bench --locked -q -p toolgate-policy --bench evaluate >"$out/evaluate.$round" 2>"$out/err" \
-    || { cat "$out/err" >&2; exit 2; }
-  cargo bench --locked -q -p toolgate-audit --bench chain >"$out/chain.$round" 2>"$out/err" \
-    || { cat "$out/err" >&2; exit 2; }
-done
+SUITES="envelope:toolgate-mcp evaluate:toolgate-policy chain:toolgate-audit"
 
-python3 - "$out" "$save" "$tolerance" "$LOCAL" "$COMMITTED" <<'PY'
-import os, re, sys
+# run_rounds FIRST LAST SUITE...: each suite once per round, a process each.
+run_rounds() {
+  local first=$1 last=$2 round suite crate
+  shift 2
+  for round in $(seq "$first" "$last"); do
+    echo "bench-check: round $round/$last" >&2
+    for suite in "$@"; do
+      crate=$(tr ' ' '\n' <<<"$SUITES" | awk -F: -v s="$suite" '$1 == s { print $2 }')
+      cargo bench --locked -q -p "$crate" --bench "$suite" >"$out/$suite.$round" 2>"$out/err" \
+        || { cat "$out/err" >&2; exit 2; }
+    done
+  done
+}
+
+run_rounds 1 3 envelope evaluate chain
+judge() { python3 "$out/judge.py" "$out" "$save" "$tolerance" "$LOCAL" "$COMMITTED" "$1"; }
+cat >"$out/judge.py" <<'PY'
+import glob, os, re, sys
 
 out, save, tolerance, local, committed = sys.argv[1], sys.argv[2] == "1", float(sys.argv[3]), sys.argv[4], sys.argv[5]
+final = sys.argv[6] == "final"
 BENCHES = ("envelope", "evaluate", "chain")
 UNITS = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -84,16 +95,17 @@ def fastest(path):
             found[f"{group}/{m.group(2)}"] = float(m.group(3)) * UNITS[m.group(4)]
     return found
 
-runs = []
-for round_ in (1, 2, 3):
-    merged = {}
-    for bench in BENCHES:
-        found = fastest(os.path.join(out, f"{bench}.{round_}"))
+# Per step, the best over every round of its suite (each round its own
+# process, divided by that process's calibration).
+current = {}
+for bench in BENCHES:
+    for path in glob.glob(os.path.join(out, f"{bench}.*")):
+        found = fastest(path)
         cal = found.pop(f"{bench}/calibrate", None)
         if not cal:
             sys.exit(f"bench-check: no calibrate figure from {bench} (did the divan table change?)")
-        merged.update({k: v / cal for k, v in found.items()})
-    runs.append(merged)
+        for k, v in found.items():
+            current[k] = min(current.get(k, float("inf")), v / cal)
 
 def cpu_model():
     try:
@@ -105,8 +117,7 @@ def cpu_model():
     return "unknown"
 
 cpu = cpu_model()
-names = sorted(set().union(*runs))
-current = {n: min(r[n] for r in runs if n in r) for n in names}
+names = sorted(current)
 
 if save:
     os.makedirs(os.path.dirname(local), exist_ok=True)
@@ -150,6 +161,11 @@ for n in names:
     print(f"{n:34} {baseline[n]:10.4f} {current[n]:10.4f} {change:+7.1f}%{verdict}")
 for n in sorted(set(baseline) - set(names)):
     print(f"{n:34} {baseline[n]:10.4f} {'-':>10}  gone")
+if failed and not final:
+    # Some steps are bimodal between processes (see docs/benchmarks.md):
+    # before calling a regression, give the failing suites more rounds.
+    print("retry " + " ".join(sorted({n.split("/")[0] for n in failed})))
+    sys.exit(3)
 if failed:
     print(f"bench-check: FAIL: {len(failed)} slower than the baseline by more than {tolerance:g}%: {', '.join(failed)}")
     sys.exit(1)
@@ -159,3 +175,22 @@ if not judged:
     sys.exit(0)
 print("bench-check: ok")
 PY
+
+if [ "$save" = 1 ]; then
+  judge final
+  exit
+fi
+set +e
+verdict="$(judge first)"
+status=$?
+set -e
+if [ "$status" -eq 3 ]; then
+  suites="$(tail -n 1 <<<"$verdict" | sed 's/^retry //')"
+  echo "bench-check: over the tolerance in: $suites; 3 more rounds of those before judging" >&2
+  # shellcheck disable=SC2086
+  run_rounds 4 6 $suites
+  judge final
+  exit
+fi
+printf '%s\n' "$verdict"
+exit "$status"
