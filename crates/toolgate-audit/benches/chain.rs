@@ -1,7 +1,7 @@
 //! The audit writer's own CPU work per record, without a database: what
 //! every `tools/call` costs the writer before SQLite or PostgreSQL sees it.
 //! Run with `cargo bench -p toolgate-audit --bench chain`;
-//! `scripts/bench-check.sh` compares the medians with a baseline.
+//! `scripts/bench-check.sh` compares their fastest samples with a baseline.
 //!
 //! - `hash_record`: normalize a record and compute its chain hash
 //!   (canonical JSON of every field, SHA-256, hex), as `ChainHead::link`

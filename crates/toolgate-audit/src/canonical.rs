@@ -86,6 +86,7 @@ pub(crate) fn string_array(items: &[String]) -> String {
     out
 }
 
+/// Appends a list of strings as a canonical JSON array.
 pub(crate) fn write_string_array(items: &[String], out: &mut String) {
     write_list(('[', ']'), items, out, |s, out| write_string(s, out));
 }

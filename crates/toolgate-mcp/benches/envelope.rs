@@ -1,7 +1,7 @@
 //! The JSON-RPC envelope on the data path: what the gateway does to the
 //! bytes of every `tools/call` on its way up and back down. Run with
-//! `cargo bench -p toolgate-mcp`; `scripts/bench-check.sh` compares the
-//! medians with a baseline before a commit.
+//! `cargo bench -p toolgate-mcp`; `scripts/bench-check.sh` compares their
+//! fastest samples with a baseline before a commit.
 //!
 //! The steps are the gateway's forward path (`session/forward.rs`,
 //! `upstream/rewrite.rs`), calling the same functions: parse the client's body, read the tool name and

@@ -5,7 +5,8 @@
 //! lacks (the server rotated its keys). Past its TTL the set still serves
 //! tokens whose key it holds while one refetch runs in the background, so
 //! no request waits on the authorization server just because the cache
-//! aged. Three rules keep the server safe from us and us from a flaky
+//! aged (the price: a key the server withdrew verifies until that refetch
+//! lands, at most the fetch timeout after the TTL). Three rules keep the server safe from us and us from a flaky
 //! server:
 //!
 //! - single flight: concurrent validations that need a fetch wait for one
@@ -128,14 +129,20 @@ impl RemoteKeys {
         if self.revalidating.swap(true, Ordering::AcqRel) {
             return;
         }
-        let me = self.clone();
-        tokio::spawn(async move {
-            me.fetch(seen_attempts, Urgency::RateLimited).await;
-            me.revalidating.store(false, Ordering::Release);
+        // Cleared however the task ends: done, panicked, or dropped unrun
+        // at shutdown. A flag left set would stop background refetches for
+        // good, and a key the server withdrew would verify indefinitely.
+        let guard = Revalidating(self.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime to fetch on; the next request tries again
+        };
+        runtime.spawn(async move {
+            guard.0.fetch(seen_attempts, Urgency::RateLimited).await;
+            drop(guard);
         });
     }
 
-    /// Returns once no background refetch is running.
+    /// Returns once no background refetch is running (tests poll this).
     pub(crate) async fn revalidated(&self) {
         while self.revalidating.load(Ordering::Acquire) {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -218,5 +225,14 @@ impl RemoteKeys {
                 .duration_since(last)
                 .map_or(true, |since| since >= self.min_interval),
         }
+    }
+}
+
+/// Clears [`RemoteKeys::revalidating`] when dropped.
+struct Revalidating(Arc<RemoteKeys>);
+
+impl Drop for Revalidating {
+    fn drop(&mut self) {
+        self.0.revalidating.store(false, Ordering::Release);
     }
 }

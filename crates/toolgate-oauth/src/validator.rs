@@ -102,9 +102,7 @@ impl Validator {
             Keys::Remote(remote) => remote.refresh().await,
         }
     }
-}
 
-impl Validator {
     /// Waits until a background refetch of stale keys, if one is running,
     /// has finished (for tests and tools that need the cache settled).
     pub async fn revalidated(&self) {

@@ -214,12 +214,15 @@ fn check_names(expr: &IdedExpr, bound: &mut Vec<String>, reads: &mut u16) -> Res
                 .try_for_each(|a| check_names(a, bound, reads))
         }
         Expr::Comprehension(c) => {
+            // The range and the initial value are evaluated outside the
+            // loop's scope; the rest inside it.
             check_names(&c.iter_range, bound, reads)?;
+            check_names(&c.accu_init, bound, reads)?;
             let before = bound.len();
             bound.push(c.iter_var.clone());
             bound.extend(c.iter_var2.clone());
             bound.push(c.accu_var.clone());
-            let inner = [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result];
+            let inner = [&c.loop_cond, &c.loop_step, &c.result];
             let result = inner
                 .into_iter()
                 .try_for_each(|e| check_names(e, bound, reads));

@@ -2,6 +2,7 @@
 //! lock the chain-head row (`SELECT … FOR UPDATE`), so concurrent writers
 //! from any number of processes extend one linear chain.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -14,8 +15,6 @@ use super::{Query, Sink};
 use crate::chain::{ChainHead, VerifyReport};
 use crate::error::{AuditError, db_error, migrate_error};
 use crate::record::{AuditRecord, StoredRecord};
-
-use std::fmt::Write as _;
 
 const MIGRATION: &str = include_str!("../../migrations/postgres/0001_audit_log.sql");
 
