@@ -49,7 +49,9 @@ COMMITTED="$ROOT/scripts/bench-baseline.tsv"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
+# Each suite (a bench binary) and its crate.
 SUITES="envelope:toolgate-mcp evaluate:toolgate-policy chain:toolgate-audit"
+NAMES="$(tr ' ' '\n' <<<"$SUITES" | cut -d: -f1 | xargs)"
 
 # run_rounds FIRST LAST SUITE...: each suite once per round, a process each.
 run_rounds() {
@@ -67,18 +69,17 @@ run_rounds() {
 
 # A baseline takes all six rounds: a check that retries is judged on six,
 # and the best of six is lower on average than the best of three.
-if [ "$save" = 1 ]; then
-  run_rounds 1 6 envelope evaluate chain
-else
-  run_rounds 1 3 envelope evaluate chain
-fi
-judge() { python3 "$out/judge.py" "$out" "$save" "$tolerance" "$LOCAL" "$COMMITTED" "$1"; }
+rounds=3
+[ "$save" = 1 ] && rounds=6
+# shellcheck disable=SC2086
+run_rounds 1 "$rounds" $NAMES
+judge() { python3 "$out/judge.py" "$out" "$save" "$tolerance" "$LOCAL" "$COMMITTED" "$1" "$NAMES"; }
 cat >"$out/judge.py" <<'PY'
 import glob, os, re, sys
 
 out, save, tolerance, local, committed = sys.argv[1], sys.argv[2] == "1", float(sys.argv[3]), sys.argv[4], sys.argv[5]
 final = sys.argv[6] == "final"
-BENCHES = ("envelope", "evaluate", "chain")
+BENCHES = sys.argv[7].split()
 UNITS = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 def fastest(path):

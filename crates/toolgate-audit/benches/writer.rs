@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use toolgate_audit::{AuditRecord, AuditWriter, PostgresSink, Sink, SqliteSink, WriterConfig};
+use toolgate_audit::{AuditWriter, PostgresSink, Sink, SqliteSink, WriterConfig};
 use toolgate_load::procfs;
 
 mod common;
@@ -50,7 +50,6 @@ async fn main() {
             paced_secs: 1,
         }
     };
-    hashing(sizes.throughput);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
     bench("sqlite", &sizes, || async {
@@ -62,23 +61,6 @@ async fn main() {
         boxed(PostgresSink::connect(pg.url()).await.unwrap())
     })
     .await;
-}
-
-/// The writer's own CPU work per record, without a database: normalizing
-/// a record and computing its chain hash (canonical JSON, SHA-256, hex).
-fn hashing(n: usize) {
-    let records: Vec<AuditRecord> = (0..n).map(record).collect();
-    let start = Instant::now();
-    let mut prev = toolgate_audit::GENESIS_HASH.to_string();
-    for (seq, r) in (1..).zip(&records) {
-        prev = toolgate_audit::record_hash(&prev, seq, &r.normalized());
-    }
-    let per = start.elapsed() / u32::try_from(n).unwrap();
-    println!(
-        "{:8} {:<18} {per:.2?} per record ({n} records)",
-        "chain", "normalize + hash"
-    );
-    std::hint::black_box(prev);
 }
 
 /// User + system time of this process so far, in clock ticks.

@@ -110,11 +110,15 @@ fn write_list<T>(
 
 fn push_unicode_escape(b: u8, out: &mut String) {
     out.push_str("\\u00");
+    push_hex(b, out);
+}
+
+/// Appends `b` as two lowercase hex digits.
+fn push_hex(b: u8, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(char::from(HEX[usize::from(b >> 4)]));
     out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends a number as it displays (no intermediate `String`).
 pub(crate) fn write_number(n: impl std::fmt::Display, out: &mut String) {
@@ -131,8 +135,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+        push_hex(b, &mut out);
     }
     out
 }

@@ -1,5 +1,5 @@
-//! A fixed amount of plain CPU work (FNV-1a over 4 KiB), not toolgate's
-//! code. Every micro-benchmark binary measures it beside its own steps, and
+//! A fixed amount of plain work (FNV-1a over 4 KiB, then small allocations
+//! and copies), not toolgate's code. Every micro-benchmark binary measures it beside its own steps, and
 //! `scripts/bench-check.sh` divides each step by the calibration of the same
 //! process and minute, so a slower machine or a busy minute cancels out.
 

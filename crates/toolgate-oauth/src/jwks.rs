@@ -6,8 +6,8 @@
 //! tokens whose key it holds while one refetch runs in the background, so
 //! no request waits on the authorization server just because the cache
 //! aged (the price: a key the server withdrew verifies until that refetch
-//! lands, at most the fetch timeout after the TTL). Three rules keep the server safe from us and us from a flaky
-//! server:
+//! lands, at most the fetch timeout after the TTL). Three rules keep the
+//! server safe from us and us from a flaky server:
 //!
 //! - single flight: concurrent validations that need a fetch wait for one
 //!   fetch instead of each starting their own;

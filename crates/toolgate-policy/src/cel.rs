@@ -25,18 +25,23 @@ const MAX_EXPR_LEN: usize = 1024;
 /// Deepest bracket nesting accepted.
 const MAX_NESTING: usize = 32;
 
-/// The variables an expression may use.
-const VARIABLES: &[&str] = &[
-    "args",
-    "grant",
-    "server",
-    "tool",
-    "prompt",
-    "session",
-    "principal",
-    "uri",
-    "now",
+/// The variables an expression may use, each with how a call's value of
+/// it is built.
+const VARIABLES: &[(&str, Builder)] = &[
+    ("args", args),
+    ("grant", |f| Ok(object([("name", text(f.grant()))]))),
+    ("server", |f| Ok(object([("name", text(f.server()))]))),
+    ("tool", |f| Ok(named("name", f.tool()))),
+    ("prompt", |f| Ok(named("name", f.prompt()))),
+    ("session", |f| Ok(named("id", f.session()))),
+    ("principal", |f| Ok(principal(f))),
+    ("uri", |f| Ok(f.uri().map_or(Value::Null, text))),
+    ("now", |f| Ok(Value::Int(unix_seconds(f.now())))),
 ];
+
+/// Builds one variable's value for a call.
+type Builder = fn(&Facts<'_>) -> Result<Value, EvalError>;
+
 /// CEL's type names, which parse as identifiers (`type(x) == string`).
 const TYPE_NAMES: &[&str] = &[
     "int",
@@ -138,10 +143,10 @@ impl Activation {
         let context = self
             .context
             .get_or_insert_with(|| cel::Context::with_env(Arc::clone(&ENV)));
-        for (i, name) in VARIABLES.iter().enumerate() {
+        for (i, (name, build)) in VARIABLES.iter().enumerate() {
             let bit = 1 << i;
             if reads & bit != 0 && self.built & bit == 0 {
-                context.add_variable_from_value(*name, variable(name, facts)?);
+                context.add_variable_from_value(*name, build(facts)?);
                 self.built |= bit;
             }
         }
@@ -188,20 +193,23 @@ fn precheck(source: &str) -> Result<(), String> {
 fn check_names(expr: &IdedExpr, bound: &mut Vec<String>, reads: &mut u16) -> Result<(), String> {
     match &expr.expr {
         Expr::Ident(name) => {
-            let variable = VARIABLES.iter().position(|v| v == name);
-            if let Some(i) = variable
-                && !bound.contains(name)
-            {
+            let variable = VARIABLES.iter().position(|(v, _)| v == name);
+            let local = bound.contains(name);
+            if let (Some(i), false) = (variable, local) {
                 *reads |= 1 << i;
             }
             let known = variable.is_some() || TYPE_NAMES.contains(&name.as_str());
             // `@…` names are the accumulators macros introduce.
-            if known || name.starts_with('@') || bound.contains(name) {
+            if known || name.starts_with('@') || local {
                 Ok(())
             } else {
                 Err(format!(
                     "unknown variable {name:?} in CEL expression (expected one of {})",
-                    VARIABLES.join(", ")
+                    VARIABLES
+                        .iter()
+                        .map(|(v, _)| *v)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         }
@@ -249,38 +257,32 @@ fn check_names(expr: &IdedExpr, bound: &mut Vec<String>, reads: &mut u16) -> Res
     }
 }
 
-/// The value of one of [`VARIABLES`] for this call.
-fn variable(name: &str, facts: &Facts<'_>) -> Result<Value, EvalError> {
-    Ok(match name {
-        "args" => match facts.args()? {
-            None | Some(serde_json::Value::Null) => object([]),
-            Some(args) => to_cel(args),
-        },
-        "grant" => object([("name", text(facts.grant()))]),
-        "server" => object([("name", text(facts.server()))]),
-        "tool" => named("name", facts.tool()),
-        "prompt" => named("name", facts.prompt()),
-        "session" => named("id", facts.session()),
-        "principal" => {
-            let mut principal = HashMap::new();
-            if let Some(sub) = facts.subject() {
-                principal.insert(key("sub"), text(sub));
-            }
-            // `{}` rather than absent, so `has(principal.claims.x)` works
-            // without a separate `has(principal.claims)`.
-            let claims = facts.claims().map_or_else(|| object([]), to_cel);
-            principal.insert(key("claims"), claims);
-            Value::Map(Map {
-                map: Arc::new(principal),
-            })
-        }
-        "uri" => facts.uri().map_or(Value::Null, text),
-        "now" => Value::Int(match facts.now().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-        }),
-        other => return Err(EvalError(format!("unknown CEL variable {other:?}"))),
+fn args(facts: &Facts<'_>) -> Result<Value, EvalError> {
+    Ok(match facts.args()? {
+        None | Some(serde_json::Value::Null) => object([]),
+        Some(args) => to_cel(args),
     })
+}
+
+fn principal(facts: &Facts<'_>) -> Value {
+    let mut principal = HashMap::new();
+    if let Some(sub) = facts.subject() {
+        principal.insert(key("sub"), text(sub));
+    }
+    // `{}` rather than absent, so `has(principal.claims.x)` works without a
+    // separate `has(principal.claims)`.
+    let claims = facts.claims().map_or_else(|| object([]), to_cel);
+    principal.insert(key("claims"), claims);
+    Value::Map(Map {
+        map: Arc::new(principal),
+    })
+}
+
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 fn key(name: &str) -> Key {
