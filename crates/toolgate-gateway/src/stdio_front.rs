@@ -142,7 +142,12 @@ impl Front {
 
     async fn on_message(&mut self, msg: Message) {
         if let Some(s) = &self.session {
-            return s.handle(msg, self.sink.clone());
+            // Each request runs in a task of its own: the next line is
+            // read while it waits upstream.
+            if let Some(work) = s.handle(msg, self.sink.clone()) {
+                work.detach();
+            }
+            return;
         }
         let stateless = msg
             .params_view()
@@ -159,7 +164,7 @@ impl Front {
                     self.principal.clone(),
                     self.gw.pipeline.clone(),
                 );
-                session::handle_stateless(
+                let work = session::handle_stateless(
                     server,
                     principal,
                     pipeline,
@@ -168,6 +173,9 @@ impl Front {
                     sink,
                 )
                 .await;
+                if let Some(work) = work {
+                    work.detach();
+                }
             }
             (Kind::Request, _) => self.send(Message::error(
                 msg.id().cloned(),

@@ -299,3 +299,76 @@ async fn shutdown_waits_for_in_flight_calls_and_records_them() {
         slow[0].record
     );
 }
+
+/// Sends a JSON-only `tools/call` on `c`'s session over a socket of its own,
+/// then hangs up before the answer.
+async fn call_and_hang_up(gw: &TestGateway, c: &Client, tool: &str, args: serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let body = c
+        .request_body(
+            c.next_id(),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        )
+        .to_string();
+    let addr = gw.base.trim_start_matches("http://");
+    let head = format!(
+        "POST /mcp/fx HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\naccept: application/json\r\n\
+         mcp-session-id: {}\r\nmcp-protocol-version: 2025-11-25\r\n\
+         content-length: {}\r\n\r\n",
+        c.session.as_deref().unwrap(),
+        body.len()
+    );
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(body.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    drop(socket);
+}
+
+#[tokio::test]
+async fn a_call_whose_client_hangs_up_runs_to_its_end_and_is_recorded() {
+    // A sessionful client's dropped connection is not a cancellation (the
+    // spec: it may resume; the gateway answers JSON calls in the handler's
+    // own task, which the hang-up drops): the call goes on upstream, and
+    // its record says how it really ended.
+    for kind in [UpstreamKind::Stdio, UpstreamKind::HttpSessionful] {
+        let db = temp_db("hang-up");
+        let fixture = start_fixture(kind).await;
+        let policy = POLICY.replace("\"slow\": {},", "\"slow\": {}, \"cancelled_requests\": {},");
+        let cfg = config_with_policy(kind, &fixture, "", &policy);
+        let gw = start_gateway(&format!(
+            "{cfg}audit:\n  sink: \"sqlite://{}\"\n",
+            db.display()
+        ))
+        .await;
+        let mut c = Client::new(&gw.url("fx"), Some(TOKEN), "2025-11-25");
+        c.initialize().await;
+        call_and_hang_up(&gw, &c, "slow", json!({"steps": 4, "delay_ms": 100})).await;
+        // The call runs about 400 ms upstream; wait past it.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let cancelled = c.call_tool("cancelled_requests", json!({})).await;
+        assert_eq!(
+            cancelled.result()["content"][0]["text"],
+            "[]",
+            "{kind:?}: the upstream was told to stop"
+        );
+        gw.stop().await;
+        let sink = SqliteSink::open(&db).await.unwrap();
+        let all = sink.query(&Query::default()).await.unwrap();
+        let slow: Vec<_> = calls(&all)
+            .into_iter()
+            .filter(|r| r.record.target.as_deref() == Some("slow"))
+            .collect();
+        assert_eq!(slow.len(), 1, "{kind:?}");
+        assert_eq!(
+            (
+                slow[0].record.verdict.as_str(),
+                slow[0].record.upstream.as_str()
+            ),
+            ("allow", "ok"),
+            "{kind:?}"
+        );
+    }
+}

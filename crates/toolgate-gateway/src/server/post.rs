@@ -252,7 +252,9 @@ async fn on_session(
         .count();
     if answers == 0 {
         for m in messages.into_iter().flatten() {
-            session.handle(m, Arc::new(Discard));
+            if let Some(work) = session.handle(m, Arc::new(Discard)) {
+                work.detach();
+            }
         }
         return Ok(reply::accepted());
     }
@@ -269,6 +271,7 @@ async fn on_session(
         session.streams.remember(stream.clone());
     }
     let watch = stream.watch();
+    let mut works = Vec::with_capacity(answers);
     for m in messages {
         match m {
             Ok(m) if batch && m.method() == Some("initialize") => stream.finalize(Message::error(
@@ -278,14 +281,14 @@ async fn on_session(
                     "initialize cannot be part of a batch",
                 ),
             )),
-            Ok(m) => session.handle(m, stream.clone()),
+            Ok(m) => works.extend(session.handle(m, stream.clone())),
             Err(e) => stream.finalize(Message::error(
                 e.id,
                 &toolgate_mcp::ErrorObject::new(codes::INVALID_REQUEST, e.reason),
             )),
         }
     }
-    Ok(finish_reply(
+    let reply = finish_reply(
         gw,
         &stream,
         mode,
@@ -293,8 +296,8 @@ async fn on_session(
         sse_options(gw, Some(session)),
         watch,
         false,
-    )
-    .await)
+    );
+    Ok(session::beside(&mut works, reply).await)
 }
 
 async fn on_stateless(
@@ -315,7 +318,7 @@ async fn on_stateless(
     let stream = OutStream::new(0, mode.initial(), Some(1), usize::MAX, None);
     let watch = stream.watch();
     let params = stateless_headers::param_headers(headers);
-    session::handle_stateless(
+    let mut work = session::handle_stateless(
         runtime,
         principal,
         gw.pipeline.clone(),
@@ -325,7 +328,8 @@ async fn on_stateless(
     )
     .await;
     let opts = sse_options(gw, None);
-    Ok(finish_reply(gw, &stream, mode, false, opts, watch, true).await)
+    let reply = finish_reply(gw, &stream, mode, false, opts, watch, true);
+    Ok(session::beside(work.as_mut_slice(), reply).await)
 }
 
 /// How the reply to a POST is chosen.

@@ -15,6 +15,7 @@ mod stateless;
 pub mod stream;
 mod table;
 mod unsolicited;
+mod work;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use initialize::{InitializeError, Initialized};
 pub use stateless::{check_meta, handle_stateless, unsupported_version};
 pub use stream::{Mode, OutStream, Sink, Streams};
 pub use table::{Lookup, SessionTable};
+pub use work::{Work, beside};
 
 use crate::pipeline::{Pipeline, Principal};
 use crate::runtime::ServerRuntime;
@@ -137,24 +139,27 @@ impl Session {
         true
     }
 
-    /// Handles one client message. Requests are answered through `sink`
-    /// by a task of their own; the call returns at once.
-    pub fn handle(self: &Arc<Self>, msg: Message, sink: Arc<dyn Sink>) {
+    /// Handles one client message. A request forwarded upstream is
+    /// answered through `sink` by the returned work, which the caller runs
+    /// beside its reply or detaches; anything else is done when this
+    /// returns.
+    pub fn handle(self: &Arc<Self>, msg: Message, sink: Arc<dyn Sink>) -> Option<Work> {
         self.touch();
         match msg.kind() {
-            Kind::Request => self.handle_request(msg, sink),
+            Kind::Request => return self.handle_request(msg, sink),
             Kind::Notification => self.handle_notification(msg),
             Kind::Response => self.handle_response(msg),
         }
+        None
     }
 
-    fn handle_request(self: &Arc<Self>, msg: Message, sink: Arc<dyn Sink>) {
+    fn handle_request(self: &Arc<Self>, msg: Message, sink: Arc<dyn Sink>) -> Option<Work> {
         if let Some(answer) = self.answer_locally(&msg) {
             sink.finalize(answer);
-            return;
+            return None;
         }
         let env = Env::Session(self.clone());
-        tokio::spawn(forward::forward(env, msg, sink));
+        Some(Work::new(forward::forward(env, msg, sink)))
     }
 
     /// Requests the gateway answers itself instead of forwarding.

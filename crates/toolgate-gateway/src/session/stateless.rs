@@ -9,8 +9,8 @@ use tokio::sync::broadcast::error::RecvError;
 use toolgate_mcp::message::to_raw;
 use toolgate_mcp::{ErrorObject, Kind, Message, ProtocolVersion, RawObject, codes};
 
-use super::Sink;
 use super::forward::{Env, StatelessEnv, error_response, forward};
+use super::{Sink, Work};
 use crate::pipeline::{Pipeline, Principal};
 use crate::runtime::ServerRuntime;
 use crate::upstream::Generation;
@@ -59,7 +59,9 @@ pub fn unsupported_version(requested: &str) -> ErrorObject {
     .with_data(json!({"supported": supported, "requested": requested}))
 }
 
-/// Handles one stateless message; a request's answer goes to `sink`.
+/// Handles one stateless message; a request's answer goes to `sink`, from
+/// the returned work when there is any (run it beside the reply, or detach
+/// it).
 pub async fn handle_stateless(
     server: Arc<ServerRuntime>,
     principal: Arc<Principal>,
@@ -67,25 +69,24 @@ pub async fn handle_stateless(
     msg: Message,
     param_headers: HeaderMap,
     sink: Arc<dyn Sink>,
-) {
+) -> Option<Work> {
     if msg.kind() != Kind::Request {
         // 2026-07-28 defines no client notifications over HTTP and clients
         // never send responses; there is nothing to forward.
-        return;
+        return None;
     }
     let conn = match server.shared_conn().await {
         Ok(c) => c,
         Err(e) => {
             sink.finalize(error_response(msg.id().cloned(), &e));
-            return;
+            return None;
         }
     };
     let upstream = server
         .profile()
         .map_or(Generation::Sessionful, |p| p.generation);
     if msg.method() == Some("subscriptions/listen") && upstream == Generation::Sessionful {
-        tokio::spawn(listen_bridge(server, msg, sink));
-        return;
+        return Some(Work::new(listen_bridge(server, msg, sink)));
     }
     let env = Env::Stateless(Arc::new(StatelessEnv {
         server,
@@ -95,7 +96,7 @@ pub async fn handle_stateless(
         pipeline,
         param_headers,
     }));
-    tokio::spawn(forward(env, msg, sink));
+    Some(Work::new(forward(env, msg, sink)))
 }
 
 /// `subscriptions/listen` on a sessionful upstream: the shared session's

@@ -1,8 +1,12 @@
 //! One request in flight upstream: its interim messages, then its response.
 
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use toolgate_mcp::Message;
 
@@ -40,6 +44,12 @@ pub(crate) trait ExchangeOwner: Send + Sync {
 /// upstream: nobody is left to read the answer.
 pub struct Exchange {
     upstream_id: u64,
+    /// The transport's work for this request alone (an HTTP exchange),
+    /// polled by [`Exchange::next`] in the caller's task rather than
+    /// spawned: the answer needs no wake-up across tasks. It ends by
+    /// sending the response, or is cut short (closing the connection
+    /// aborts it), which drops the sender: the response is then `Closed`.
+    driver: Option<BoxFuture<'static, ()>>,
     streamed: Option<Arc<AtomicBool>>,
     events: mpsc::Receiver<Inbound>,
     response: Option<oneshot::Receiver<Result<Message, UpstreamError>>>,
@@ -57,6 +67,7 @@ impl Exchange {
     ) -> Self {
         Exchange {
             upstream_id,
+            driver: None,
             streamed: None,
             events,
             response: Some(response),
@@ -64,6 +75,13 @@ impl Exchange {
             owner,
             done: false,
         }
+    }
+
+    /// Makes `driver` the work that produces this exchange's messages; it
+    /// runs while the exchange is awaited.
+    pub(crate) fn with_driver(mut self, driver: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.driver = Some(Box::pin(driver));
+        self
     }
 
     /// Marks the exchange as one whose upstream may answer with an SSE
@@ -98,6 +116,7 @@ impl Exchange {
             };
             let events_closed = tokio::select! {
                 biased;
+                never = drive(&mut self.driver) => match never {},
                 ev = self.events.recv() => match ev {
                     Some(ev) => return Some(Step::Event(ev)),
                     None => true,
@@ -141,6 +160,21 @@ impl Exchange {
             }
         }
     }
+}
+
+/// Polls the driver, if any, to its end; never completes itself, so it only
+/// ever makes progress for the branches beside it.
+fn drive<'a>(
+    driver: &'a mut Option<BoxFuture<'static, ()>>,
+) -> impl Future<Output = Infallible> + 'a {
+    poll_fn(move |cx| {
+        if let Some(d) = driver.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            *driver = None;
+        }
+        Poll::Pending
+    })
 }
 
 impl Drop for Exchange {

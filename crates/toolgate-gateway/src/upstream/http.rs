@@ -8,6 +8,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{AbortHandle as ExchangeAbort, abortable};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::Full;
@@ -45,7 +47,8 @@ struct Shared {
     session_id: Option<HeaderValue>,
     protocol: Option<ProtocolVersion>,
     closed: Option<UpstreamError>,
-    inflight: HashMap<u64, AbortHandle>,
+    /// Requests in flight, to cut short when the connection closes.
+    inflight: HashMap<u64, ExchangeAbort>,
     get_stream: Option<AbortHandle>,
 }
 
@@ -128,7 +131,7 @@ impl HttpConn {
         self.unsolicited_rx.lock().take()
     }
 
-    /// Sends a request; its reply is read by a task of its own.
+    /// Sends a request; its reply is read as the exchange is awaited.
     pub(crate) fn request(&self, msg: Message) -> Result<Exchange, UpstreamError> {
         self.request_with(msg, HeaderMap::new())
     }
@@ -151,7 +154,7 @@ impl HttpConn {
         let me = self.me.clone();
         let streamed = Arc::new(AtomicBool::new(false));
         let flag = streamed.clone();
-        let task = tokio::spawn(async move {
+        let (driver, abort) = abortable(async move {
             let result = match me.upgrade() {
                 Some(conn) => {
                     conn.run_exchange(req, id, &originals, &events_tx, &flag)
@@ -168,9 +171,11 @@ impl HttpConn {
             }
             let _ = resp_tx.send(result);
         });
-        self.shared.lock().inflight.insert(id, task.abort_handle());
+        self.shared.lock().inflight.insert(id, abort);
         let owner: Weak<dyn ExchangeOwner> = self.me.clone();
-        Ok(Exchange::new(id, events_rx, resp_rx, owner).with_streamed_flag(streamed))
+        Ok(Exchange::new(id, events_rx, resp_rx, owner)
+            .with_streamed_flag(streamed)
+            .with_driver(driver.map(drop)))
     }
 
     fn base_request(&self, method: Method, accept: &'static str) -> http::request::Builder {
@@ -400,14 +405,17 @@ impl HttpConn {
     /// Stops every stream without ending the upstream session (another
     /// replica may go on with it). Returns the session id.
     pub(crate) fn detach(&self) -> Option<HeaderValue> {
-        let (tasks, session) = {
+        let (exchanges, stream, session) = {
             let mut shared = self.shared.lock();
             shared.closed.get_or_insert(UpstreamError::Closed);
-            let mut tasks: Vec<AbortHandle> = shared.inflight.drain().map(|(_, t)| t).collect();
-            tasks.extend(shared.get_stream.take());
-            (tasks, shared.session_id.clone())
+            let exchanges: Vec<ExchangeAbort> = shared.inflight.drain().map(|(_, t)| t).collect();
+            let stream = shared.get_stream.take();
+            (exchanges, stream, shared.session_id.clone())
         };
-        for t in tasks {
+        for e in exchanges {
+            e.abort();
+        }
+        if let Some(t) = stream {
             t.abort();
         }
         session
@@ -462,10 +470,11 @@ async fn get_stream_loop(me: Weak<HttpConn>) {
 
 impl ExchangeOwner for HttpConn {
     fn abandon(&self, upstream_id: u64, reason: Option<&str>, notify: bool) {
-        let task = self.shared.lock().inflight.remove(&upstream_id);
-        let Some(task) = task else { return };
-        // Closing the stream is the cancellation for a stateless server.
-        task.abort();
+        let exchange = self.shared.lock().inflight.remove(&upstream_id);
+        let Some(exchange) = exchange else { return };
+        // Closing the stream is the cancellation for a stateless server
+        // (the exchange's driver, dropped with it, holds the stream).
+        exchange.abort();
         if notify && self.generation == Generation::Sessionful && !self.is_closed() {
             let msg = rewrite::cancelled(upstream_id, reason);
             if let Some(conn) = self.me.upgrade() {

@@ -1,0 +1,124 @@
+//! A request's work (policy, upstream exchange, audit), run where its
+//! answer is awaited.
+//!
+//! The HTTP handler waiting for a JSON reply polls the work in its own
+//! task: no task is spawned for it and no wake-up crosses tasks when the
+//! answer is ready. A request must not end with the HTTP exchange that
+//! brought it, though (a sessionful client may resume the stream; the
+//! audit record and the limit settlement must happen): when the waiter
+//! stops before the work is done, because its reply became an SSE stream
+//! or the client went away, the rest of the work moves to a task of its
+//! own.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::Context;
+
+use futures_util::future::BoxFuture;
+
+/// Work that finishes in a task of its own if the waiter drops it first.
+#[must_use = "run the work beside its reply, or detach it"]
+pub struct Work(Option<BoxFuture<'static, ()>>);
+
+impl Work {
+    pub(crate) fn new(fut: impl Future<Output = ()> + Send + 'static) -> Work {
+        Work(Some(Box::pin(fut)))
+    }
+
+    /// Runs the work in a task of its own, now.
+    pub fn detach(self) {
+        drop(self);
+    }
+
+    /// Polls the work; `true` once it is done.
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(fut) = self.0.as_mut() else {
+            return true;
+        };
+        if fut.as_mut().poll(cx).is_ready() {
+            self.0 = None;
+            return true;
+        }
+        false
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let Some(fut) = self.0.take() else { return };
+        // Outside a runtime (its shutdown) the work is dropped, as a
+        // spawned task would be.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(fut);
+        }
+    }
+}
+
+/// Awaits `reply` while polling `works` in the same task. Work still
+/// unfinished when the reply is ready is left in `works`; dropping it
+/// detaches it.
+pub async fn beside<F: Future>(works: &mut [Work], reply: F) -> F::Output {
+    let mut reply: Pin<&mut F> = pin!(reply);
+    poll_fn(|cx| {
+        // The work first: the answer it delivers is then seen by the
+        // reply's poll right after, without another round.
+        for w in works.iter_mut() {
+            w.poll_step(cx);
+        }
+        reply.as_mut().poll(cx)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn work_runs_in_the_waiting_task_until_the_reply_is_ready() {
+        let (tx, rx) = oneshot::channel();
+        let mut works = vec![Work::new(async move {
+            tokio::task::yield_now().await;
+            let _ = tx.send(7);
+        })];
+        let got = beside(&mut works, rx).await;
+        assert_eq!(got.ok(), Some(7));
+        assert!(works[0].0.is_none(), "the work finished in place");
+    }
+
+    #[tokio::test]
+    async fn unfinished_work_goes_on_in_a_task_of_its_own_when_dropped() {
+        let steps = Arc::new(AtomicUsize::new(0));
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (done_tx, done_rx) = oneshot::channel();
+        let s = steps.clone();
+        let mut works = vec![Work::new(async move {
+            s.fetch_add(1, Ordering::SeqCst);
+            let _ = go_rx.await;
+            s.fetch_add(1, Ordering::SeqCst);
+            let _ = done_tx.send(());
+        })];
+        // The reply is ready at once: the work has started, not finished.
+        beside(&mut works, std::future::ready(())).await;
+        assert_eq!(steps.load(Ordering::SeqCst), 1);
+        drop(works);
+        go_tx.send(()).expect("the detached work still waits");
+        done_rx.await.expect("the detached work finished");
+        assert_eq!(steps.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn detach_runs_work_nobody_waits_for() {
+        let (tx, rx) = oneshot::channel();
+        Work::new(async move {
+            let _ = tx.send(());
+        })
+        .detach();
+        rx.await.expect("the detached work ran");
+    }
+}
