@@ -39,6 +39,26 @@ enum Command {
     Compare(CompareArgs),
     /// toolgate's RSS idle and after opening many sessions.
     Memory(MemoryArgs),
+    /// Write the config and policy `compare` runs toolgate with into a
+    /// directory, to run it by hand (under a profiler or valgrind).
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// The directory to write `toolgate.yaml` and `policy.json` into.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The gateway's listen address.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// The upstream's MCP URL (a `toolgate-load fixture`), e.g.
+    /// http://127.0.0.1:8801/mcp.
+    #[arg(long)]
+    upstream: String,
+    /// `audit: none` instead of SQLite.
+    #[arg(long)]
+    no_audit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,8 +209,22 @@ impl Cli {
                 let cpus = pin(&a.pin);
                 generator_runtime()?.block_on(run_memory(a, cpus))
             }
+            Command::Config(a) => write_config(&a),
         }
     }
+}
+
+fn write_config(a: &ConfigArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let opts = gateway::GatewayOptions {
+        binary: PathBuf::new(),
+        audit: !a.no_audit,
+        max_sessions: 20_000,
+        cpu: None,
+    };
+    let path = gateway::write_files(&a.dir, a.listen, &a.upstream, &opts)?;
+    println!("{}", path.display());
+    Ok(())
 }
 
 /// The generator is one thread on one core: it must never be what limits

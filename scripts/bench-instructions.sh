@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Instructions per tools/call of toolgate, counted by valgrind's callgrind:
+# a figure the shared machine's noise cannot move, for comparing builds of
+# the data path where the wall-clock harness (bench-compare.sh) cannot
+# resolve a few percent.
+#
+#   scripts/bench-instructions.sh [-d 5s] [-c 1] BIN [BIN ...]
+#
+# For each toolgate binary: a fresh fixture upstream and the gateway with
+# `compare`'s config and policy (audit to SQLite), a 2 s warm-up uncounted,
+# then `toolgate-load run` for the duration with instrumentation on. Prints
+# user-space instructions per answered call, in all and without two parts
+# valgrind distorts: SHA-256 (its CPU model has no SHA extensions, so the
+# portable code runs, several times the instructions) and SQLite statement
+# preparation (one per audit batch of a new size; batch sizes depend on
+# timing, which valgrind's slowdown changes). Kernel time is not counted.
+# The callgrind files stay in target/bench-instructions/ for
+# callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=5s
+concurrency=1
+while getopts "d:c:" opt; do
+  case $opt in
+    d) duration=$OPTARG ;;
+    c) concurrency=$OPTARG ;;
+    *) exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { echo "usage: $0 [-d 5s] [-c 1] TOOLGATE_BIN..." >&2; exit 2; }
+for tool in valgrind callgrind_control callgrind_annotate curl; do
+  command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (apt-get install valgrind curl)" >&2; exit 1; }
+done
+
+load=${TOOLGATE_LOAD:-target/release/toolgate-load}
+[ -x "$load" ] || cargo build --release --locked -p toolgate-load
+mkdir -p target/bench-instructions
+out=$(realpath target/bench-instructions)
+token=toolgate-load-bearer-token-0001
+
+# Whatever happens, leave no fixture or gateway behind.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+measure() {
+  local bin=$1 name dir fx_port gw_port fx vg
+  name=$(basename "$bin")-$(date +%s)
+  dir=$(mktemp -d)
+  fx_port=$(free_port)
+  gw_port=$(free_port)
+  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
+  fx=$!
+  "$load" config --dir "$dir" --listen "127.0.0.1:$gw_port" \
+    --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null
+  (cd "$dir" && TOOLGATE_LOG=warn exec valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$out/$name.cg" "$(realpath "$bin")" serve --config toolgate.yaml) \
+    >"$out/$name.log" 2>&1 &
+  vg=$!
+  local url="http://127.0.0.1:$gw_port"
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "$url/healthz" && break
+    sleep 0.5
+  done
+  curl -sf -o /dev/null "$url/healthz" || { echo "$bin: the gateway did not start (see $out/$name.log)" >&2; kill $vg $fx; return 1; }
+  "$load" run --url "$url/mcp/crm" --token $token --concurrency "$concurrency" \
+    --duration 2s --no-pin >/dev/null
+  callgrind_control -i on $vg >/dev/null 2>&1
+  "$load" run --url "$url/mcp/crm" --token $token --concurrency "$concurrency" \
+    --duration "$duration" --no-pin --json >"$out/$name.run.json"
+  callgrind_control -i off $vg >/dev/null 2>&1
+  callgrind_control -d $vg >/dev/null 2>&1
+  kill $vg $fx
+  wait $vg 2>/dev/null || true
+  # The dump taken above is `.1`; the file written at exit counted nothing.
+  mv "$out/$name.cg.1" "$out/$name.cg"
+  rm -rf "$dir"
+  python3 - "$bin" "$out/$name.cg" "$out/$name.run.json" <<'PY'
+import json, re, subprocess, sys
+bin_, cg, run = sys.argv[1:]
+calls = json.load(open(run))["ok"]
+total = int(re.search(r"^totals: (\d+)", open(cg).read(), re.M).group(1))
+def annotate(inclusive):
+    return subprocess.run(["callgrind_annotate", "--auto=no", f"--inclusive={inclusive}", cg],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+def ir(line):
+    return int(line.split()[0].replace(",", ""))
+prepare = next((ir(l) for l in annotate("yes") if "sqlite3.c:sqlite3Prepare " in l), 0)
+sha = sum(ir(l) for l in annotate("no") if "sha256::compress256" in l)
+print(f"{bin_}: {calls} calls, {total / calls:,.0f} instructions per call; "
+      f"{(total - prepare - sha) / calls:,.0f} without SHA-256 ({sha / calls:,.0f}) "
+      f"and SQLite statement preparation ({prepare / calls:,.0f}); {cg}")
+PY
+}
+
+for bin in "$@"; do
+  measure "$bin"
+done
