@@ -17,7 +17,6 @@
 # The callgrind files stay in target/bench-instructions/ for
 # callgrind_annotate.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 duration=5s
 concurrency=1
@@ -30,12 +29,20 @@ while getopts "d:c:" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-d 5s] [-c 1] TOOLGATE_BIN..." >&2; exit 2; }
-for tool in valgrind callgrind_control callgrind_annotate curl; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (apt-get install valgrind curl)" >&2; exit 1; }
+for tool in valgrind callgrind_control callgrind_annotate curl python3; do
+  command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (apt-get install valgrind curl python3)" >&2; exit 1; }
 done
+# The binaries as given, from where the script was called.
+bins=()
+for b in "$@"; do
+  bins+=("$(realpath -e "$b")") || { echo "$0: no such binary: $b" >&2; exit 1; }
+done
+cd "$(dirname "$0")/.."
 
-load=${TOOLGATE_LOAD:-target/release/toolgate-load}
-[ -x "$load" ] || cargo build --release --locked -p toolgate-load
+# Built every time (a no-op when up to date): an older toolgate-load has
+# no `config` subcommand.
+cargo build --release --locked -p toolgate-load >&2
+load=$(realpath "${CARGO_TARGET_DIR:-target}/release/toolgate-load")
 mkdir -p target/bench-instructions
 out=$(realpath target/bench-instructions)
 token=toolgate-load-bearer-token-0001
@@ -58,7 +65,7 @@ measure() {
   "$load" config --dir "$dir" --listen "127.0.0.1:$gw_port" \
     --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null
   (cd "$dir" && TOOLGATE_LOG=warn exec valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$out/$name.cg" "$(realpath "$bin")" serve --config toolgate.yaml) \
+    --callgrind-out-file="$out/$name.cg" "$bin" serve --config toolgate.yaml) \
     >"$out/$name.log" 2>&1 &
   vg=$!
   local url="http://127.0.0.1:$gw_port"
@@ -83,9 +90,13 @@ measure() {
 import json, re, subprocess, sys
 bin_, cg, run = sys.argv[1:]
 calls = json.load(open(run))["ok"]
+if calls == 0:
+    sys.exit(f"{bin_}: no call was answered (see {run})")
 total = int(re.search(r"^totals: (\d+)", open(cg).read(), re.M).group(1))
 def annotate(inclusive):
-    return subprocess.run(["callgrind_annotate", "--auto=no", f"--inclusive={inclusive}", cg],
+    # --threshold=100: every function, or a small share could be left out.
+    return subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
+                           f"--inclusive={inclusive}", cg],
                           capture_output=True, text=True, check=True).stdout.splitlines()
 def ir(line):
     return int(line.split()[0].replace(",", ""))
@@ -97,6 +108,6 @@ print(f"{bin_}: {calls} calls, {total / calls:,.0f} instructions per call; "
 PY
 }
 
-for bin in "$@"; do
+for bin in "${bins[@]}"; do
   measure "$bin"
 done

@@ -327,6 +327,28 @@ async fn call_and_hang_up(gw: &TestGateway, c: &Client, tool: &str, args: serde_
     drop(socket);
 }
 
+/// The record of the one `slow` call, once it is committed (10 s at most).
+async fn recorded_slow_call(db: &std::path::Path) -> toolgate_audit::AuditRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sink = SqliteSink::open(db).await.unwrap();
+        let all = sink.query(&Query::default()).await.unwrap();
+        let slow: Vec<_> = calls(&all)
+            .into_iter()
+            .filter(|r| r.record.target.as_deref() == Some("slow"))
+            .collect();
+        assert!(slow.len() <= 1, "{slow:?}");
+        if let Some(s) = slow.first() {
+            return s.record.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_call_whose_client_hangs_up_runs_to_its_end_and_is_recorded() {
     // A sessionful client's dropped connection is not a cancellation (the
@@ -346,8 +368,14 @@ async fn a_call_whose_client_hangs_up_runs_to_its_end_and_is_recorded() {
         let mut c = Client::new(&gw.url("fx"), Some(TOKEN), "2025-11-25");
         c.initialize().await;
         call_and_hang_up(&gw, &c, "slow", json!({"steps": 4, "delay_ms": 100})).await;
-        // The call runs about 400 ms upstream; wait past it.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The call runs about 400 ms upstream; its record shows when it
+        // ended (committed within the batch interval after that).
+        let slow = recorded_slow_call(&db).await;
+        assert_eq!(
+            (slow.verdict.as_str(), slow.upstream.as_str()),
+            ("allow", "ok"),
+            "{kind:?}"
+        );
         let cancelled = c.call_tool("cancelled_requests", json!({})).await;
         assert_eq!(
             cancelled.result()["content"][0]["text"],
@@ -355,20 +383,5 @@ async fn a_call_whose_client_hangs_up_runs_to_its_end_and_is_recorded() {
             "{kind:?}: the upstream was told to stop"
         );
         gw.stop().await;
-        let sink = SqliteSink::open(&db).await.unwrap();
-        let all = sink.query(&Query::default()).await.unwrap();
-        let slow: Vec<_> = calls(&all)
-            .into_iter()
-            .filter(|r| r.record.target.as_deref() == Some("slow"))
-            .collect();
-        assert_eq!(slow.len(), 1, "{kind:?}");
-        assert_eq!(
-            (
-                slow[0].record.verdict.as_str(),
-                slow[0].record.upstream.as_str()
-            ),
-            ("allow", "ok"),
-            "{kind:?}"
-        );
     }
 }

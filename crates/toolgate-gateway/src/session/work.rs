@@ -30,15 +30,17 @@ impl Work {
         drop(self);
     }
 
-    /// Polls the work; `true` once it is done.
+    /// Polls the work; `true` once it is done. The future is out of `self`
+    /// while it runs: if it panics, the unwinding drops it, and `Drop` has
+    /// nothing to spawn (a panicked future must not be polled again).
     fn poll_step(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(fut) = self.0.as_mut() else {
+        let Some(mut fut) = self.0.take() else {
             return true;
         };
         if fut.as_mut().poll(cx).is_ready() {
-            self.0 = None;
             return true;
         }
+        self.0 = Some(fut);
         false
     }
 }
@@ -110,6 +112,21 @@ mod tests {
         go_tx.send(()).expect("the detached work still waits");
         done_rx.await.expect("the detached work finished");
         assert_eq!(steps.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn work_that_panicked_is_not_run_again_when_dropped() {
+        let mut works = vec![Work::new(async {
+            panic!("a bug in the request's work");
+        })];
+        let waiting =
+            std::panic::AssertUnwindSafe(beside(&mut works, std::future::pending::<()>()));
+        let unwound = futures_util::FutureExt::catch_unwind(waiting).await;
+        assert!(unwound.is_err(), "the panic reaches the waiter");
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        drop(works);
+        assert_eq!(metrics.num_alive_tasks(), before, "nothing spawned");
     }
 
     #[tokio::test]

@@ -143,9 +143,6 @@ impl HttpConn {
         mut msg: Message,
         extra: HeaderMap,
     ) -> Result<Exchange, UpstreamError> {
-        if let Some(e) = &self.shared.lock().closed {
-            return Err(e.clone());
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let originals = rewrite::map_request(&mut msg, id)?;
         let req = self.build_post(&msg, extra)?;
@@ -171,7 +168,16 @@ impl HttpConn {
             }
             let _ = resp_tx.send(result);
         });
-        self.shared.lock().inflight.insert(id, abort);
+        {
+            // Checked under the lock that registers the exchange: a
+            // `detach` or `close` in between would miss it, and the request
+            // would still go out on a connection handed over elsewhere.
+            let mut shared = self.shared.lock();
+            if let Some(e) = &shared.closed {
+                return Err(e.clone());
+            }
+            shared.inflight.insert(id, abort);
+        }
         let owner: Weak<dyn ExchangeOwner> = self.me.clone();
         Ok(Exchange::new(id, events_rx, resp_rx, owner)
             .with_streamed_flag(streamed)
