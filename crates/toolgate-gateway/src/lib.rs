@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod runtime;
 pub mod server;
 pub mod session;
+mod slot;
 pub mod upstream;
 
 pub use gateway::Gateway;

@@ -10,15 +10,13 @@
 //! or the client went away, the rest of the work moves to a task of its
 //! own.
 
+use crate::slot::{Slot, poll_slot};
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::task::Context;
-
-use futures_util::future::BoxFuture;
 
 /// Work that finishes in a task of its own if the waiter drops it first.
 #[must_use = "run the work beside its reply, or detach it"]
-pub struct Work(Option<BoxFuture<'static, ()>>);
+pub struct Work(Slot);
 
 impl Work {
     pub(crate) fn new(fut: impl Future<Output = ()> + Send + 'static) -> Work {
@@ -28,20 +26,6 @@ impl Work {
     /// Runs the work in a task of its own, now.
     pub fn detach(self) {
         drop(self);
-    }
-
-    /// Polls the work; `true` once it is done. The future is out of `self`
-    /// while it runs: if it panics, the unwinding drops it, and `Drop` has
-    /// nothing to spawn (a panicked future must not be polled again).
-    fn poll_step(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(mut fut) = self.0.take() else {
-            return true;
-        };
-        if fut.as_mut().poll(cx).is_ready() {
-            return true;
-        }
-        self.0 = Some(fut);
-        false
     }
 }
 
@@ -63,9 +47,10 @@ pub async fn beside<F: Future>(works: &mut [Work], reply: F) -> F::Output {
     let mut reply: Pin<&mut F> = pin!(reply);
     poll_fn(|cx| {
         // The work first: the answer it delivers is then seen by the
-        // reply's poll right after, without another round.
+        // reply's poll right after, without another round. A work that
+        // panicked is gone from its slot: `Drop` has nothing to spawn.
         for w in works.iter_mut() {
-            w.poll_step(cx);
+            poll_slot(&mut w.0, cx);
         }
         reply.as_mut().poll(cx)
     })

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::Poll;
 
-use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use toolgate_mcp::Message;
 
 use super::UpstreamError;
+use crate::slot::{Slot, poll_slot};
 
 /// A message from the server that is not a response.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub struct Exchange {
     /// spawned: the answer needs no wake-up across tasks. It ends by
     /// sending the response, or is cut short (closing the connection
     /// aborts it), which drops the sender: the response is then `Closed`.
-    driver: Option<BoxFuture<'static, ()>>,
+    driver: Slot,
     streamed: Option<Arc<AtomicBool>>,
     events: mpsc::Receiver<Inbound>,
     response: Option<oneshot::Receiver<Result<Message, UpstreamError>>>,
@@ -164,15 +164,9 @@ impl Exchange {
 
 /// Polls the driver, if any, to its end; never completes itself, so it only
 /// ever makes progress for the branches beside it.
-fn drive<'a>(
-    driver: &'a mut Option<BoxFuture<'static, ()>>,
-) -> impl Future<Output = Infallible> + 'a {
+fn drive(driver: &mut Slot) -> impl Future<Output = Infallible> + '_ {
     poll_fn(move |cx| {
-        if let Some(d) = driver.as_mut()
-            && d.as_mut().poll(cx).is_ready()
-        {
-            *driver = None;
-        }
+        poll_slot(driver, cx);
         Poll::Pending
     })
 }
