@@ -19,6 +19,7 @@
 
 mod canonical;
 mod chain;
+mod cooperative;
 mod error;
 mod record;
 pub mod rfc3339;

@@ -40,6 +40,28 @@ async fn appends_and_queries(db: &Db) {
     }
 }
 
+/// One append larger than an INSERT statement's 500 rows and not a whole
+/// number of the writer's 16-record slices: every record stored once, in
+/// order, chained, and the next append continues after it.
+async fn appends_a_batch_of_several_statements(db: &Db) {
+    let stored = db.sink.append(&records(0..1_203)).await.unwrap();
+    let next = db.sink.append(&records(1_203..1_205)).await.unwrap();
+    let seqs: Vec<i64> = stored.iter().chain(&next).map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=1_205).collect::<Vec<_>>());
+    assert_eq!(stored[1_000].record, record(1_000).normalized());
+    assert_eq!(next[0].prev_hash, stored[1_202].hash);
+    let all = db.all().await;
+    assert_eq!(all.len(), 1_205);
+    assert_eq!(all[..1_203], stored[..]);
+    assert_eq!(
+        db.sink.verify().await.unwrap(),
+        VerifyReport {
+            records: 1_205,
+            first_problem: None
+        }
+    );
+}
+
 /// Queries over records 0..20 (seq = i + 1), and the seqs they select:
 /// grant alternates ci/ops, verdict cycles allow/deny/rate_limited, server
 /// is files when i % 3 == 2, target cycles createLead/readFile/deleteLead
@@ -221,6 +243,16 @@ async fn sqlite_appends_and_queries() {
 #[tokio::test]
 async fn postgres_appends_and_queries() {
     appends_and_queries(&common::postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_appends_a_batch_of_several_statements() {
+    appends_a_batch_of_several_statements(&common::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_appends_a_batch_of_several_statements() {
+    appends_a_batch_of_several_statements(&common::postgres().await).await;
 }
 
 #[tokio::test]

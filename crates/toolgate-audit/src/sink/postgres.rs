@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
 
-use super::row::{self, Dialect, ROWS_PER_INSERT, Row};
+use super::row::{self, Dialect};
 use super::sqlite::migrator_for;
 use super::{Query, Sink};
 use crate::chain::{ChainHead, VerifyReport};
@@ -76,14 +76,8 @@ impl PostgresSink {
             .await
             .map_err(db_error("beginning an append"))?;
         let mut head = read_head(&mut tx, " FOR UPDATE").await?;
-        let stored = head.link(records);
-        for chunk in stored.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::query(AssertSqlSafe(row::insert_sql(&DIALECT, chunk.len())));
-            for r in chunk {
-                q = Row::from_stored(r).bind(q);
-            }
-            q.execute(&mut *tx).await.map_err(db_error("appending"))?;
-        }
+        let stored =
+            row::insert_linked::<sqlx::Postgres>(&mut tx, &DIALECT, &mut head, records).await?;
         sqlx::query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(head.seq)
             .bind(&head.hash)

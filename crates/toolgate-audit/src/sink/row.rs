@@ -6,6 +6,7 @@ use sqlx::query::Query as SqlQuery;
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Type};
 
 use crate::chain::{ChainHead, ChainWalker, VerifyReport};
+use crate::cooperative;
 use crate::error::{AuditError, db_error};
 use crate::record::{AuditRecord, StoredRecord};
 use crate::rfc3339;
@@ -39,6 +40,40 @@ pub(crate) const COLUMNS: [&str; 22] = [
 
 /// Rows per INSERT statement: far below both databases' bind limits.
 pub(crate) const ROWS_PER_INSERT: usize = 500;
+
+/// Links `records` after `head` (moving it) and inserts them on `conn`,
+/// inside the caller's transaction, a slice at a time with a yield to the
+/// runtime between slices (see [`crate::cooperative`]).
+pub(crate) async fn insert_linked<DB>(
+    conn: &mut DB::Connection,
+    d: &Dialect,
+    head: &mut ChainHead,
+    records: &[AuditRecord],
+) -> Result<Vec<StoredRecord>, AuditError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    String: for<'e> Encode<'e, DB> + Type<DB>,
+    Option<String>: for<'e> Encode<'e, DB> + Type<DB>,
+    i64: for<'e> Encode<'e, DB> + Type<DB>,
+    Option<i64>: for<'e> Encode<'e, DB> + Type<DB>,
+{
+    let mut stored = Vec::with_capacity(records.len());
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::query(AssertSqlSafe(insert_sql(d, chunk.len())));
+        for slice in chunk.chunks(cooperative::SLICE) {
+            let first = stored.len();
+            stored.extend(head.link(slice));
+            for r in &stored[first..] {
+                q = Row::from_stored(r).bind(q);
+            }
+            tokio::task::yield_now().await;
+        }
+        q.execute(&mut *conn).await.map_err(db_error("appending"))?;
+    }
+    Ok(stored)
+}
 
 /// How a backend spells a bind parameter for a column (`?`, `$3::json`),
 /// and how it selects a column as the text or integer a row holds.

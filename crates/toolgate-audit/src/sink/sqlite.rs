@@ -7,9 +7,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row as _, SqlSafeStr, SqliteConnection, SqlitePool};
+use sqlx::{Row as _, SqlSafeStr, SqliteConnection, SqlitePool};
 
-use super::row::{self, Dialect, ROWS_PER_INSERT, Row};
+use super::row::{self, Dialect};
 use super::{Query, Sink};
 use crate::chain::{ChainHead, VerifyReport};
 use crate::error::{AuditError, db_error, migrate_error};
@@ -108,14 +108,8 @@ impl SqliteSink {
             .await
             .map_err(db_error("beginning an append"))?;
         let mut head = read_head(&mut tx).await?;
-        let stored = head.link(records);
-        for chunk in stored.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::query(AssertSqlSafe(row::insert_sql(&DIALECT, chunk.len())));
-            for r in chunk {
-                q = Row::from_stored(r).bind(q);
-            }
-            q.execute(&mut *tx).await.map_err(db_error("appending"))?;
-        }
+        let stored =
+            row::insert_linked::<sqlx::Sqlite>(&mut tx, &DIALECT, &mut head, records).await?;
         sqlx::query("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1")
             .bind(head.seq)
             .bind(&head.hash)

@@ -10,6 +10,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::jsonl::Jsonl;
 use super::{JsonlTarget, Msg, State, WriterConfig};
+use crate::cooperative::free_in_slices;
 use crate::record::{AuditRecord, StoredRecord};
 use crate::sink::Sink;
 
@@ -122,18 +123,25 @@ impl Task {
     }
 
     async fn commit(&mut self, batch: Batch) {
-        let n = batch.records.len();
-        if n > 0 {
-            let stored = append_until_committed(&*self.sink, &self.state, &batch.records).await;
+        let Batch {
+            records, waiters, ..
+        } = batch;
+        let mut stored = Vec::new();
+        if !records.is_empty() {
+            let n = records.len();
+            stored = append_until_committed(&*self.sink, &self.state, &records).await;
             self.copy_to_jsonl(&stored).await;
             self.state.committed.fetch_add(n as u64, Ordering::Relaxed);
             self.state.batches.fetch_add(1, Ordering::Relaxed);
             self.state.depth.fetch_sub(n, Ordering::Relaxed);
             self.state.permits.add_permits(n);
         }
-        for waiter in batch.waiters {
+        for waiter in waiters {
             let _ = waiter.send(());
         }
+        // Committed and released: what is left is freeing.
+        free_in_slices(stored).await;
+        free_in_slices(records).await;
     }
 
     async fn copy_to_jsonl(&mut self, stored: &[StoredRecord]) {
