@@ -263,6 +263,7 @@ mod tests {
         let m = Measured {
             outcome,
             cpu_ticks: Some(calls * cpu_us),
+            kernel_ticks: None,
             upstream_ticks: None,
             generator_ticks: None,
         };

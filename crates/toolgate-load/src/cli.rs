@@ -326,8 +326,11 @@ async fn run_once(a: RunArgs, cpus: Option<(usize, usize)>) -> anyhow::Result<()
             l.p99_us,
             l.max_us,
             row.errors,
-            row.cpu_us_per_call
-                .map_or(String::new(), |c| format!(", CPU {c:.1} µs/call"))
+            match (row.cpu_us_per_call, row.kernel_us_per_call) {
+                (Some(c), Some(k)) => format!(", CPU {c:.1} µs/call ({k:.1} in the kernel)"),
+                (Some(c), None) => format!(", CPU {c:.1} µs/call"),
+                _ => String::new(),
+            }
         );
         for e in &row.error_samples {
             println!("  error: {e}");

@@ -108,6 +108,8 @@ pub struct Measured {
     pub outcome: Outcome,
     /// CPU ticks the target's process used during the run.
     pub cpu_ticks: Option<u64>,
+    /// Of those, the ticks spent in the kernel (system time).
+    pub kernel_ticks: Option<u64>,
     /// CPU ticks the fixture used during the run (through a proxy).
     pub upstream_ticks: Option<u64>,
     /// CPU ticks the load generator (this process) used during the run:
@@ -125,6 +127,7 @@ impl Measured {
                 ..Outcome::default()
             },
             cpu_ticks: None,
+            kernel_ticks: None,
             upstream_ticks: None,
             generator_ticks: None,
         }
@@ -170,9 +173,11 @@ pub async fn measure(
     let delta = |a: Option<procfs::CpuTicks>, b: Option<procfs::CpuTicks>| {
         Some(b?.total().saturating_sub(a?.total()))
     };
+    let kernel = cpu0.zip(cpu1).map(|(a, b)| b.stime.saturating_sub(a.stime));
     Ok(Measured {
         outcome,
         cpu_ticks: delta(cpu0, cpu1),
+        kernel_ticks: kernel,
         upstream_ticks: delta(up0, up1),
         generator_ticks: delta(gen0, gen1),
     })

@@ -88,6 +88,9 @@ pub struct Row {
     pub error_samples: Vec<String>,
     /// CPU time of the target's process per successful call, µs.
     pub cpu_us_per_call: Option<f64>,
+    /// Of that, the time in the kernel (system calls, the network stack,
+    /// wake-ups), µs: what a proxy cannot save by doing less itself.
+    pub kernel_us_per_call: Option<f64>,
     /// CPU time of the fixture behind it per successful call, µs.
     pub upstream_cpu_us_per_call: Option<f64>,
     /// The load generator's CPU time over the runs' time (1.0: a full
@@ -131,6 +134,7 @@ impl Row {
             errors: total.errors,
             error_samples: total.error_samples.clone(),
             cpu_us_per_call: per_call(sum(|m| m.cpu_ticks)),
+            kernel_us_per_call: per_call(sum(|m| m.kernel_ticks)),
             upstream_cpu_us_per_call: per_call(sum(|m| m.upstream_ticks)),
             send_lag_p99_us: (total.send_lag.count() > 0)
                 .then(|| micros(total.send_lag.quantile(0.99))),
@@ -251,8 +255,8 @@ pub fn table(report: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "CPU µs/call: the target process's user+system time per successful call; upstream: the \
-         fixture's behind it; gen CPU: the load generator's share of its core (near 100%: it, \
+        "CPU µs/call: the target process's user+system time per successful call; kernel: the \
+         system part of it; upstream: the fixture's behind it; gen CPU: the load generator's share of its core (near 100%: it, \
          not the target, may be the limit)"
     );
     let mut levels: Vec<Level> = Vec::new();
@@ -278,7 +282,7 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
     let _ = writeln!(s, "\n{}", level.label());
     let _ = writeln!(
         s,
-        "{:<12} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>11} {:>10} {:>8}",
+        "{:<12} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>11} {:>7} {:>10} {:>8}",
         "target",
         "calls/s",
         "p50 µs",
@@ -287,6 +291,7 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
         "max µs",
         "errors",
         "CPU µs/call",
+        "kernel",
         "upstream",
         "gen CPU"
     );
@@ -294,7 +299,7 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
         let l = &r.latency;
         let _ = writeln!(
             s,
-            "{:<12} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>7} {:>11} {:>10} {:>8}",
+            "{:<12} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>7} {:>11} {:>7} {:>10} {:>8}",
             r.target,
             r.throughput,
             l.p50_us,
@@ -303,6 +308,7 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
             l.max_us,
             r.errors,
             opt(r.cpu_us_per_call),
+            opt(r.kernel_us_per_call),
             opt(r.upstream_cpu_us_per_call),
             r.generator_cpu_share
                 .map_or_else(|| "-".into(), |g| format!("{:.0}%", g * 100.0))
@@ -331,6 +337,72 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
                 r.added_p99_us,
                 opt(r.cpu_us_per_call)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn measured(calls: u64, cpu: u64, kernel: Option<u64>) -> Measured {
+        Measured {
+            outcome: Outcome {
+                ok: calls,
+                elapsed: Duration::from_secs(1),
+                ..Outcome::default()
+            },
+            cpu_ticks: Some(cpu),
+            kernel_ticks: kernel,
+            upstream_ticks: None,
+            generator_ticks: None,
+        }
+    }
+
+    #[test]
+    fn kernel_time_is_charged_per_call_over_every_round() {
+        // Ticks are microseconds here: 30 + 10 µs of kernel over 4 calls.
+        let runs = [measured(1, 50, Some(30)), measured(3, 70, Some(10))];
+        let row = Row::aggregate(
+            "toolgate",
+            Level::Closed { concurrency: 1 },
+            &runs,
+            1_000_000,
+        );
+        assert_eq!(row.cpu_us_per_call, Some(30.0));
+        assert_eq!(row.kernel_us_per_call, Some(10.0));
+        let text = table(&build(settings(), Vec::new(), Vec::new(), vec![row], None));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("toolgate") && l.contains(" 30.0 ") && l.contains(" 10.0 ")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_round_without_kernel_time_leaves_the_figure_out() {
+        let runs = [measured(1, 50, Some(30)), measured(1, 50, None)];
+        let row = Row::aggregate(
+            "toolgate",
+            Level::Closed { concurrency: 1 },
+            &runs,
+            1_000_000,
+        );
+        assert_eq!(row.kernel_us_per_call, None);
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            rounds: 2,
+            seconds_per_run: 1.0,
+            warmup_seconds: 0.0,
+            levels: vec![Level::Closed { concurrency: 1 }],
+            sessions: None,
+            pinning: None,
+            audit: true,
+            ticks_per_second: 1_000_000,
         }
     }
 }
