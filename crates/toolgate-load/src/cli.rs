@@ -216,13 +216,13 @@ impl Cli {
 
 fn write_config(a: &ConfigArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
-    let opts = gateway::GatewayOptions {
-        binary: PathBuf::new(),
-        audit: !a.no_audit,
-        max_sessions: 20_000,
-        cpu: None,
-    };
-    let path = gateway::write_files(&a.dir, a.listen, &a.upstream, &opts)?;
+    let path = gateway::write_files(
+        &a.dir,
+        a.listen,
+        &a.upstream,
+        !a.no_audit,
+        gateway::MAX_SESSIONS,
+    )?;
     println!("{}", path.display());
     Ok(())
 }
@@ -417,7 +417,7 @@ async fn run_memory(a: MemoryArgs, cpus: Option<(usize, usize)>) -> anyhow::Resu
     let opts = gateway::GatewayOptions {
         binary: toolgate_binary(a.toolgate)?,
         audit: !a.no_audit,
-        max_sessions: 20_000,
+        max_sessions: gateway::MAX_SESSIONS,
         cpu: server_cpu,
     };
     let result = match gateway::start(&opts, &fixture.endpoint.url()).await {

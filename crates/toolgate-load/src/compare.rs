@@ -95,7 +95,7 @@ impl CompareOptions {
         GatewayOptions {
             binary: self.toolgate.clone(),
             audit: self.audit,
-            max_sessions: 20_000,
+            max_sessions: gateway::MAX_SESSIONS,
             cpu: self.server_cpu(),
         }
     }

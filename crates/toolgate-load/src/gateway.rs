@@ -99,6 +99,10 @@ pub fn policy() -> Value {
     })
 }
 
+/// `sessions.max_sessions` in the generated config: room for the 10,000
+/// sessions the memory measurement opens, and then some.
+pub const MAX_SESSIONS: u32 = 20_000;
+
 /// The config file's contents.
 pub fn config_yaml(
     listen: SocketAddr,
@@ -118,17 +122,19 @@ pub fn config_yaml(
     )
 }
 
-/// Writes the config and the policy into `dir`; returns the config's path.
+/// Writes the config ([`config_yaml`]) and the policy into `dir`; returns
+/// the config's path.
 pub fn write_files(
     dir: &Path,
     listen: SocketAddr,
     upstream_url: &str,
-    opts: &GatewayOptions,
+    audit: bool,
+    max_sessions: u32,
 ) -> Result<PathBuf, HarnessError> {
     let config = dir.join("toolgate.yaml");
     std::fs::write(
         &config,
-        config_yaml(listen, upstream_url, opts.audit, opts.max_sessions),
+        config_yaml(listen, upstream_url, audit, max_sessions),
     )
     .map_err(HarnessError::io("writing toolgate.yaml"))?;
     std::fs::write(dir.join("policy.json"), policy().to_string())
@@ -139,7 +145,13 @@ pub fn write_files(
 /// Starts toolgate in front of `upstream_url` and waits for `/healthz`.
 pub async fn start(opts: &GatewayOptions, upstream_url: &str) -> Result<Target, HarnessError> {
     let (dir, listen) = child::scratch("toolgate-load-gw")?;
-    let config = write_files(dir.path(), listen, upstream_url, opts)?;
+    let config = write_files(
+        dir.path(),
+        listen,
+        upstream_url,
+        opts.audit,
+        opts.max_sessions,
+    )?;
     let log_path = dir.path().join("toolgate.log");
     let log =
         std::fs::File::create(&log_path).map_err(HarnessError::io("creating toolgate.log"))?;

@@ -18,10 +18,10 @@
 //!   refused as [`TokenError::KeysUnavailable`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::error::TokenError;
@@ -41,8 +41,9 @@ pub(crate) struct RemoteKeys {
     state: RwLock<CacheState>,
     /// Held for the duration of a fetch (single flight).
     fetching: tokio::sync::Mutex<()>,
-    /// A background refetch of a stale set is under way.
-    revalidating: AtomicBool,
+    /// A background refetch of a stale set is under way (a watch, so
+    /// [`Self::revalidated`] can wait for it to end).
+    revalidating: watch::Sender<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -84,7 +85,7 @@ impl RemoteKeys {
             clock,
             state: RwLock::new(CacheState::default()),
             fetching: tokio::sync::Mutex::new(()),
-            revalidating: AtomicBool::new(false),
+            revalidating: watch::Sender::new(false),
         }
     }
 
@@ -126,7 +127,7 @@ impl RemoteKeys {
         if !self.may_fetch(self.state.read().last_attempt, self.clock.now()) {
             return;
         }
-        if self.revalidating.swap(true, Ordering::AcqRel) {
+        if self.revalidating.send_replace(true) {
             return;
         }
         // Cleared however the task ends: done, panicked, or dropped unrun
@@ -142,11 +143,11 @@ impl RemoteKeys {
         });
     }
 
-    /// Returns once no background refetch is running (tests poll this).
+    /// Returns once no background refetch is running.
     pub(crate) async fn revalidated(&self) {
-        while self.revalidating.load(Ordering::Acquire) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let mut running = self.revalidating.subscribe();
+        // The sender lives in `self`, so the channel cannot close here.
+        let _ = running.wait_for(|running| !running).await;
     }
 
     /// Fetches the key set now (single flight, but not rate limited).
@@ -233,6 +234,6 @@ struct Revalidating(Arc<RemoteKeys>);
 
 impl Drop for Revalidating {
     fn drop(&mut self) {
-        self.0.revalidating.store(false, Ordering::Release);
+        self.0.revalidating.send_replace(false);
     }
 }
