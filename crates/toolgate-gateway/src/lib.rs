@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod gateway;
+mod header_names;
 pub mod pipeline;
 pub mod runtime;
 pub mod server;

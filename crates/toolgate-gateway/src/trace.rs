@@ -39,7 +39,11 @@ pub(crate) fn request_span(ctx: &CallContext, msg: &Message) -> Span {
         toolgate.rule = tracing::field::Empty,
         toolgate.upstream = tracing::field::Empty,
     );
-    if let Some(parent) = incoming_traceparent(msg).and_then(|tp| parse(&tp)) {
+    // Finding the traceparent parses the params: not for a span nothing
+    // records (tracing off, the common case).
+    if !span.is_disabled()
+        && let Some(parent) = incoming_traceparent(msg).and_then(|tp| parse(&tp))
+    {
         let _ = span.set_parent(parent);
     }
     span

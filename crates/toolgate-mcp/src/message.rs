@@ -342,7 +342,9 @@ fn member(out: &mut Vec<u8>, name: &str, value: &str) {
 
 /// Escapes a string as JSON text.
 pub fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
+    // Straight from the `&str` (a `Value` would copy it first and then go
+    // through `Display`). Writing a string into memory cannot fail.
+    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
 }
 
 /// Serializes any value into raw JSON. Serialization of the plain data types

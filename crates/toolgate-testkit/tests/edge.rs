@@ -455,6 +455,46 @@ async fn content_type_accept_and_methods_are_checked() {
     gw.stop().await;
 }
 
+/// POSTs to `/mcp/<server>` take the connection's direct route, anything
+/// else the router: both must answer the same way.
+#[tokio::test]
+async fn the_router_answers_posts_the_direct_route_leaves_to_it() {
+    let (gw, _fx) = gateway(UpstreamKind::Stdio, "").await;
+    // Percent-encoded ("f%78" is "fx"): the router decodes it.
+    let mut encoded = Client::new(&format!("{}/mcp/f%78", gw.base), Some(TOKEN), "2025-11-25");
+    assert_eq!(encoded.initialize().await.status, 200);
+    still_serving(&encoded).await;
+    let mut unknown = Client::new(
+        &format!("{}/mcp/n%6Fpe", gw.base),
+        Some(TOKEN),
+        "2025-11-25",
+    );
+    assert_eq!(unknown.initialize().await.status, 404);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    for path in ["/mcp/fx/", "/mcp/fx/more", "/mcp/"] {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The direct route, with a query string, as a client may send.
+    let mut plain = Client::new(
+        &format!("{}?from=test", gw.url("fx")),
+        Some(TOKEN),
+        "2025-11-25",
+    );
+    assert_eq!(plain.initialize().await.status, 200);
+    still_serving(&plain).await;
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn healthz_reports_each_upstream() {
     let cfg = format!(

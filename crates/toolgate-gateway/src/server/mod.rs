@@ -16,6 +16,7 @@ mod metadata;
 mod overflow;
 mod post;
 mod reply;
+mod service;
 mod stateless_headers;
 
 use std::net::SocketAddr;
@@ -26,11 +27,11 @@ use axum::Router;
 use axum::routing::get as get_route;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Challenge, EdgeError};
+use service::ConnService;
 
 use crate::gateway::Gateway;
 
@@ -75,18 +76,18 @@ impl Running {
 
 /// Serves `gw` on `listener` until shut down.
 pub fn serve(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running> {
-    let app = router(gw.clone());
+    let app = ConnService::with_direct_post(gw.clone(), router(gw.clone()));
     serve_app(&gw, app, listener)
 }
 
 /// Serves the admin routes (`/metrics`, `/healthz`, the `/api/v1/` admin
 /// API) on `listener`.
 pub fn serve_admin(gw: Arc<Gateway>, listener: TcpListener) -> std::io::Result<Running> {
-    let app = admin::router(gw.clone());
+    let app = ConnService::router_only(admin::router(gw.clone()));
     serve_app(&gw, app, listener)
 }
 
-fn serve_app(gw: &Gateway, app: Router, listener: TcpListener) -> std::io::Result<Running> {
+fn serve_app(gw: &Gateway, app: ConnService, listener: TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let http = &gw.config.http;
@@ -114,7 +115,7 @@ struct ConnLimits {
 
 async fn accept_loop(
     listener: TcpListener,
-    app: Router,
+    app: ConnService,
     limits: ConnLimits,
     metrics: Arc<crate::metrics::Metrics>,
     stop: CancellationToken,
@@ -150,8 +151,7 @@ async fn accept_loop(
             continue;
         };
         let _ = socket.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), app.clone());
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             let _permit = permit;

@@ -11,27 +11,39 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use toolgate_config::ResponseMode;
-use toolgate_mcp::{Kind, Message, Payload, ProtocolVersion, codes, headers as mcp_headers};
+use toolgate_mcp::{Kind, Message, Payload, ProtocolVersion, codes};
 
 use super::error::{Challenge, EdgeError};
 use super::reply::{self, Accepts, SseOptions};
 use super::stateless_headers;
 use crate::auth::{AuthError, OAuthResource};
 use crate::gateway::Gateway;
+use crate::header_names;
 use crate::pipeline::Principal;
 use crate::runtime::ServerRuntime;
 use crate::session::{self, Mode, OutStream, Session, Sink};
 
-/// The POST handler.
+/// The POST handler, as the router calls it (for paths the connection's
+/// direct route leaves to the router, e.g. a percent-encoded server name).
 pub(crate) async fn post(
     State(gw): State<Arc<Gateway>>,
     Path(server): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&gw, &server, &headers, body).await {
+    respond(&gw, &server, &headers, body).await
+}
+
+/// Answers a POST to `server`'s endpoint.
+pub(crate) async fn respond(
+    gw: &Arc<Gateway>,
+    server: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(gw, server, headers, body).await {
         Ok(resp) => resp,
-        Err(e) => refuse(&gw, e),
+        Err(e) => refuse(gw, e),
     }
 }
 
@@ -120,7 +132,7 @@ async fn handle_admitted(
     .await
     .map_err(|_| EdgeError::BodyTimeout(http.body_read_timeout.0))??;
     let payload = Payload::parse(&bytes).map_err(|e| EdgeError::Parse(e.to_string()))?;
-    if let Some(sid) = headers.get(mcp_headers::SESSION_ID) {
+    if let Some(sid) = headers.get(&header_names::SESSION_ID) {
         let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;
         let session = gw.sessions.find(sid, &principal, &runtime)?;
         check_protocol_header(headers)?;
@@ -169,7 +181,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), EdgeError> {
 /// revision the gateway knows. It need not equal the negotiated one: some
 /// clients (the conformance suite) send 2025-03-26 regardless.
 fn check_protocol_header(headers: &HeaderMap) -> Result<(), EdgeError> {
-    match headers.get(mcp_headers::PROTOCOL_VERSION) {
+    match headers.get(&header_names::PROTOCOL_VERSION) {
         None => Ok(()),
         Some(v) => {
             let v = v.to_str().unwrap_or("");
@@ -212,7 +224,8 @@ async fn initialize(
         reply::sse(&stream, replay, live, sse_options(gw, Some(&session)), None)
     };
     if let Ok(v) = HeaderValue::from_str(&session.id) {
-        resp.headers_mut().insert(mcp_headers::SESSION_ID, v);
+        resp.headers_mut()
+            .insert(header_names::SESSION_ID.clone(), v);
     }
     Ok(resp)
 }

@@ -9,12 +9,13 @@ use toolgate_mcp::headers::{self as mcp_headers, NameSource};
 use toolgate_mcp::{Kind, Message, Payload, ProtocolVersion, codes};
 
 use super::error::EdgeError;
+use crate::header_names;
 
 /// True when a request without a session speaks the stateless revision:
 /// by its `MCP-Protocol-Version` header or its `_meta`.
 pub(crate) fn is_stateless(headers: &HeaderMap, payload: &Payload) -> bool {
     let by_header = headers
-        .get(mcp_headers::PROTOCOL_VERSION)
+        .get(&header_names::PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
         .and_then(ProtocolVersion::parse)
         .is_some_and(ProtocolVersion::is_stateless);

@@ -163,6 +163,15 @@ fn with_meta(mut msg: Message, f: impl FnOnce(&mut RawObject)) -> Message {
 
 /// True for a 2026-07-28 `input_required` result.
 pub(super) fn is_input_required(resp: &Message) -> bool {
+    // Every answer is asked, and nearly none is one: a result whose text
+    // names no `resultType` (and has no `\u` escape that could spell it)
+    // is not parsed.
+    let Some(raw) = resp.result_raw().map(|r| r.get()) else {
+        return false;
+    };
+    if !raw.contains("resultType") && !raw.contains("\\u") {
+        return false;
+    }
     RawObject::parse(resp.result_raw())
         .ok()
         .and_then(|r| r.get_as::<String>("resultType"))
@@ -284,5 +293,46 @@ fn edit_result(resp: &mut Message, f: impl FnOnce(&mut RawObject)) {
     if let Ok(mut obj) = RawObject::parse(Some(raw)) {
         f(&mut obj);
         resp.set_result(obj.into_raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+    use serde_json::value::RawValue;
+    use toolgate_mcp::{Id, Message};
+
+    use super::is_input_required;
+
+    fn answer(result: &str) -> Message {
+        Message::result(
+            Id::from_u64(1),
+            RawValue::from_string(result.to_owned()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn input_required_is_found_however_the_key_is_written() {
+        let asks = r#"{"resultType":"input_required","inputRequests":{}}"#;
+        assert!(is_input_required(&answer(asks)));
+        // The same key with an escape in it: the quick check must not skip it.
+        let escaped = r#"{"result\u0054ype":"input_required","inputRequests":{}}"#;
+        assert!(is_input_required(&answer(escaped)));
+    }
+
+    #[test]
+    fn other_results_are_not_input_required() {
+        for result in [
+            r#"{"content":[{"type":"text","text":"hi"}]}"#,
+            r#"{"content":[{"type":"text","text":"resultType input_required"}]}"#,
+            r#"{"resultType":"complete","content":[]}"#,
+            r#"{"content":[{"type":"text","text":"caf\u00e9"}]}"#,
+        ] {
+            assert!(!is_input_required(&answer(result)), "{result}");
+        }
+        let error =
+            Message::parse_text(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#);
+        assert!(!is_input_required(&error.unwrap()));
     }
 }

@@ -131,8 +131,7 @@ impl SessionTable {
     /// (a session id alone does not authorize anything).
     pub fn get(&self, id: &str, principal: &Arc<Principal>) -> Option<Arc<Session>> {
         let session = self.sessions.read().get(id).cloned()?;
-        let owned = session.owned_by(principal);
-        (owned && !session.is_terminated()).then_some(session)
+        usable(session, principal)
     }
 
     /// The session `id` for a request of `principal` to `server`: the one
@@ -143,8 +142,10 @@ impl SessionTable {
         principal: &Arc<Principal>,
         server: &Arc<ServerRuntime>,
     ) -> Result<Arc<Session>, Lookup> {
-        if self.sessions.read().contains_key(id) {
-            return self.get(id, principal).ok_or(Lookup::NotFound);
+        // One lookup (this runs on every request of a session).
+        let held = self.sessions.read().get(id).cloned();
+        if let Some(session) = held {
+            return usable(session, principal).ok_or(Lookup::NotFound);
         }
         // Without a configured key no other process can have sealed it.
         if !self.ids.shared() || self.ended.lock().contains_key(id) {
@@ -313,4 +314,10 @@ impl SessionTable {
             }
         }
     }
+}
+
+/// `session`, if `principal` owns it and it has not ended.
+fn usable(session: Arc<Session>, principal: &Arc<Principal>) -> Option<Arc<Session>> {
+    let owned = session.owned_by(principal);
+    (owned && !session.is_terminated()).then_some(session)
 }

@@ -23,6 +23,7 @@ use super::http_client::{HttpClient, body_snippet, read_body};
 use super::rewrite::{self, Originals};
 use super::sse_body::SseBody;
 use super::{Exchange, Generation, Inbound, UpstreamError};
+use crate::header_names;
 
 const EVENT_QUEUE: usize = 256;
 /// How often a broken request stream is resumed with `Last-Event-ID`.
@@ -194,11 +195,11 @@ impl HttpConn {
         }
         let shared = self.shared.lock();
         if let Some(sid) = &shared.session_id {
-            b = b.header(mcp_headers::SESSION_ID, sid);
+            b = b.header(&header_names::SESSION_ID, sid);
         }
         // A stateless request names its version itself (from `_meta`).
         if let (Some(v), Generation::Sessionful) = (shared.protocol, self.generation) {
-            b = b.header(mcp_headers::PROTOCOL_VERSION, v.as_str());
+            b = b.header(&header_names::PROTOCOL_VERSION, v.as_str());
         }
         b
     }
@@ -231,7 +232,7 @@ impl HttpConn {
         events: &mpsc::Sender<Inbound>,
         streamed: &AtomicBool,
     ) -> Result<Message, UpstreamError> {
-        let sent_session = req.headers().contains_key(mcp_headers::SESSION_ID);
+        let sent_session = req.headers().contains_key(&header_names::SESSION_ID);
         let resp = self.client.send(req).await?;
         self.capture_session(resp.headers());
         let status = resp.status();
@@ -336,7 +337,7 @@ impl HttpConn {
     ) -> Result<hyper::body::Incoming, UpstreamError> {
         let mut b = self.base_request(Method::GET, "text/event-stream");
         if let Some(last) = last_event_id {
-            b = b.header(mcp_headers::LAST_EVENT_ID, last);
+            b = b.header(&header_names::LAST_EVENT_ID, last);
         }
         let req = b
             .body(Full::new(Bytes::new()))
@@ -354,7 +355,7 @@ impl HttpConn {
         if self.generation == Generation::Stateless {
             return;
         }
-        if let Some(sid) = headers.get(mcp_headers::SESSION_ID) {
+        if let Some(sid) = headers.get(&header_names::SESSION_ID) {
             let mut shared = self.shared.lock();
             if shared.session_id.is_none() {
                 shared.session_id = Some(sid.clone());
@@ -368,7 +369,7 @@ impl HttpConn {
             return Err(e.clone());
         }
         let req = self.build_post(&msg, HeaderMap::new())?;
-        let sent_session = req.headers().contains_key(mcp_headers::SESSION_ID);
+        let sent_session = req.headers().contains_key(&header_names::SESSION_ID);
         let resp = self.client.send(req).await?;
         let status = resp.status();
         let body = read_body(resp.into_body(), 64 * 1024)

@@ -205,3 +205,20 @@ mod props {
         }
     }
 }
+
+#[test]
+fn json_string_escapes_like_serde_json() {
+    for s in [
+        "plain",
+        "quote \" and \\ backslash",
+        "line\nfeed\ttab",
+        "\u{1}\u{1f}",
+        "café ☕",
+        "",
+    ] {
+        let expected = serde_json::Value::String(s.to_owned()).to_string();
+        assert_eq!(super::json_string(s), expected, "{s:?}");
+        let back: String = serde_json::from_str(&super::json_string(s)).unwrap();
+        assert_eq!(back, s);
+    }
+}
