@@ -170,16 +170,18 @@ pub async fn measure(
         }
     };
     let (cpu1, up1, gen1) = (ticks(target.pid), ticks(upstream_pid), ticks(me));
-    let delta = |a: Option<procfs::CpuTicks>, b: Option<procfs::CpuTicks>| {
-        Some(b?.total().saturating_sub(a?.total()))
-    };
-    let kernel = cpu0.zip(cpu1).map(|(a, b)| b.stime.saturating_sub(a.stime));
+    // Ticks used between the two readings, by `part` (total or system).
+    let delta =
+        |a: Option<procfs::CpuTicks>,
+         b: Option<procfs::CpuTicks>,
+         part: fn(&procfs::CpuTicks) -> u64| { Some(part(&b?).saturating_sub(part(&a?))) };
+    let total = procfs::CpuTicks::total;
     Ok(Measured {
         outcome,
-        cpu_ticks: delta(cpu0, cpu1),
-        kernel_ticks: kernel,
-        upstream_ticks: delta(up0, up1),
-        generator_ticks: delta(gen0, gen1),
+        cpu_ticks: delta(cpu0, cpu1, total),
+        kernel_ticks: delta(cpu0, cpu1, |t| t.stime),
+        upstream_ticks: delta(up0, up1, total),
+        generator_ticks: delta(gen0, gen1, total),
     })
 }
 

@@ -256,8 +256,8 @@ pub fn table(report: &Report) -> String {
     let _ = writeln!(
         s,
         "CPU µs/call: the target process's user+system time per successful call; kernel: the \
-         system part of it; upstream: the fixture's behind it; gen CPU: the load generator's share of its core (near 100%: it, \
-         not the target, may be the limit)"
+         system part of it; upstream: the fixture's behind it; gen CPU: the load generator's \
+         share of its core (near 100%: it, not the target, may be the limit)"
     );
     let mut levels: Vec<Level> = Vec::new();
     for r in &report.rows {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
-use toolgate_mcp::headers as mcp_headers;
 
 use super::error::EdgeError;
 use super::post::admit_edge;
 use super::reply::{self, Accepts, SseOptions};
 use crate::gateway::Gateway;
+use crate::header_names;
 use crate::session::stream::parse_event_id;
 use crate::session::{Mode, OutStream, Session};
 
@@ -36,7 +36,7 @@ async fn session_of(
     // Without a session there is no stream to offer (2026-07-28 clients
     // never GET; older ones only after `initialize`).
     let sid = headers
-        .get(mcp_headers::SESSION_ID)
+        .get(&header_names::SESSION_ID)
         .ok_or(EdgeError::MethodNotAllowed)?;
     let sid = sid.to_str().map_err(|_| EdgeError::SessionNotFound)?;
     Ok(gw.sessions.find(sid, &principal, &runtime)?)
@@ -50,7 +50,7 @@ async fn open(gw: &Gateway, server: &str, headers: &HeaderMap) -> Result<Respons
     session.touch();
     let keep_alive = gw.config.http.sse_keep_alive.0;
     let resume = headers
-        .get(mcp_headers::LAST_EVENT_ID)
+        .get(&header_names::LAST_EVENT_ID)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_event_id)
         .and_then(|(stream_id, seq)| session.streams.find(stream_id).map(|s| (s, seq)));
