@@ -18,6 +18,7 @@ mod post;
 mod reply;
 mod service;
 mod stateless_headers;
+mod timer_anchor;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,6 +97,10 @@ fn serve_app(gw: &Gateway, app: ConnService, listener: TcpListener) -> std::io::
         grace: http.shutdown_grace.0,
         max_connections: http.max_connections,
     };
+    tokio::spawn(timer_anchor::run(
+        timer_anchor::period(limits.header_timeout),
+        stop.clone(),
+    ));
     let task = tokio::spawn(accept_loop(
         listener,
         app,
