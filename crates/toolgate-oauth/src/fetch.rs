@@ -7,15 +7,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use toolgate_net::{Connector, error_chain};
 
 use crate::keys::KeySet;
 
 /// Larger key sets are refused: real ones are a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// A fetched key set and how long the server says it stays fresh.
 #[derive(Debug)]
@@ -35,16 +33,7 @@ pub(crate) struct JwksFetcher {
 impl JwksFetcher {
     /// A fetcher for `url` whose fetches give up after `timeout`.
     pub(crate) fn new(url: http::Uri, timeout: Duration) -> JwksFetcher {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(timeout));
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(https);
+        let client = Client::builder(TokioExecutor::new()).build(toolgate_net::connector(timeout));
         JwksFetcher {
             client,
             url,
@@ -105,17 +94,6 @@ fn max_age(value: &str) -> Option<Duration> {
         let seconds = lower.strip_prefix("max-age=")?.trim_matches('"');
         seconds.parse::<u64>().ok().map(Duration::from_secs)
     })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

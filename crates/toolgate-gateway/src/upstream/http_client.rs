@@ -8,12 +8,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use toolgate_net::{Connector, error_chain};
 
 use super::UpstreamError;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// A pooled HTTP/1.1 and HTTP/2 client.
 #[derive(Clone, Debug)]
@@ -24,19 +22,9 @@ pub(crate) struct HttpClient {
 impl HttpClient {
     /// A client whose TCP connects give up after `connect_timeout`.
     pub(crate) fn new(connect_timeout: Duration) -> HttpClient {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
+            .build(toolgate_net::connector(connect_timeout));
         HttpClient { inner }
     }
 
@@ -70,15 +58,4 @@ pub(crate) async fn body_snippet(body: Incoming) -> String {
         }
         Err(_) => String::new(),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
