@@ -19,13 +19,19 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::pipeline::{CallContext, Target};
 
-/// The span of one request.
+/// The span of one request. It is a DEBUG span: the OpenTelemetry layer
+/// takes it at any log level, but the log output formats every field of
+/// every span it enables when the span is made, and at the default `info`
+/// that cost every call about 19k instructions (11% of the gateway's,
+/// `scripts/bench-instructions.sh`, docs/benchmarks.md) for context that
+/// only a warning logged inside a request would show. `debug` (or
+/// `toolgate::request=debug`) puts it back on log lines.
 pub(crate) fn request_span(ctx: &CallContext, msg: &Message) -> Span {
     let target = match &ctx.target {
         Target::Tool(n) | Target::Prompt(n) | Target::Resource(n) => n.as_str(),
         Target::None => "",
     };
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         target: "toolgate::request",
         "mcp.request",
         otel.name = %if target.is_empty() { ctx.method.clone() } else { format!("{} {target}", ctx.method) },

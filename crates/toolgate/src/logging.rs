@@ -108,7 +108,10 @@ fn otel_layer(t: &TelemetryConfig) -> anyhow::Result<(BoxedLayer, SdkTracerProvi
         )
         .build();
     let tracer = provider.tracer("toolgate");
-    let only_requests = Targets::new().with_target("toolgate::request", tracing::Level::INFO);
+    // The request span is at DEBUG so the log filter's default (`info`)
+    // leaves it off (trace.rs says why); this layer takes it whatever the
+    // log level.
+    let only_requests = Targets::new().with_target("toolgate::request", tracing::Level::DEBUG);
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_filter(only_requests)

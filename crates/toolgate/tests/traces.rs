@@ -48,19 +48,29 @@ fn attr(span: &Span, key: &str) -> Option<String> {
         })
 }
 
-#[tokio::test]
-async fn request_spans_reach_the_collector_and_the_upstream() {
+/// A collector on loopback: its URL and the spans it has received.
+async fn collector() -> (String, Received) {
     let spans: Received = Arc::default();
     let app = axum::Router::new()
         .route("/v1/traces", post(collect))
         .with_state(spans.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let collector = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, spans)
+}
+
+fn telemetry(collector: &str) -> String {
+    format!("telemetry:\n  otlp_endpoint: {collector}\n  service_name: toolgate-test\n")
+}
+
+#[tokio::test]
+async fn request_spans_reach_the_collector_and_the_upstream() {
+    let (collector, spans) = collector().await;
 
     let mut gw = start_logging(
         "traces",
-        &format!("telemetry:\n  otlp_endpoint: {collector}\n  service_name: toolgate-test\n"),
+        &telemetry(&collector),
         &["--log", "debug", "--log-format", "json"],
     )
     .await;
@@ -133,6 +143,26 @@ async fn request_spans_reach_the_collector_and_the_upstream() {
             assert!(!text.contains(common::TOKEN), "a token in span {}", s.name);
         }
     }
+}
+
+/// The request span is a DEBUG span, so the log output leaves it alone at
+/// the default level (`info`); the exporter must still take it.
+#[tokio::test]
+async fn at_the_default_log_level_request_spans_are_still_exported() {
+    let (collector, spans) = collector().await;
+    let mut gw = start_logging("traces-info", &telemetry(&collector), &["--log", "info"]).await;
+    let mut c = gw.client();
+    c.initialize().await;
+    c.call_tool("describe", json!({})).await;
+    terminate(&mut gw).await;
+
+    let spans = spans.lock().clone();
+    let call = spans
+        .iter()
+        .find(|s| s.name == "tools/call describe")
+        .unwrap_or_else(|| panic!("no span for the call: {spans:#?}"));
+    assert_eq!(attr(call, "toolgate.verdict").as_deref(), Some("allow"));
+    assert_eq!(attr(call, "toolgate.server").as_deref(), Some("fx"));
 }
 
 fn hex(bytes: &[u8]) -> String {
