@@ -36,6 +36,8 @@ pub(super) const DIALECT: Dialect = Dialect {
         "argument_keys" | "arguments" => format!("{column}::text"),
         _ => column.to_string(),
     },
+    // The server is another process: one round trip per batch.
+    rows_per_insert: 500,
 };
 
 /// The audit log in a PostgreSQL database.

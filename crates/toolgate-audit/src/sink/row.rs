@@ -38,12 +38,10 @@ pub(crate) const COLUMNS: [&str; 22] = [
     "hash",
 ];
 
-/// Rows per INSERT statement: far below both databases' bind limits.
-pub(crate) const ROWS_PER_INSERT: usize = 500;
-
 /// Links `records` after `head` (moving it) and inserts them on `conn`,
-/// inside the caller's transaction, a slice at a time with a yield to the
-/// runtime between slices (see [`crate::cooperative`]).
+/// inside the caller's transaction, `d.rows_per_insert` rows a statement,
+/// a slice at a time with a yield to the runtime between slices (see
+/// [`crate::cooperative`]).
 pub(crate) async fn insert_linked<DB>(
     conn: &mut DB::Connection,
     d: &Dialect,
@@ -60,7 +58,7 @@ where
     Option<i64>: for<'e> Encode<'e, DB> + Type<DB>,
 {
     let mut stored = Vec::with_capacity(records.len());
-    for chunk in records.chunks(ROWS_PER_INSERT) {
+    for chunk in records.chunks(d.rows_per_insert) {
         let mut q = sqlx::query(AssertSqlSafe(insert_sql(d, chunk.len())));
         for slice in chunk.chunks(cooperative::SLICE) {
             let first = stored.len();
@@ -81,6 +79,8 @@ pub(crate) struct Dialect {
     /// Appends the `n`th placeholder (from 1), for `column`, to `out`.
     pub(crate) placeholder: fn(out: &mut String, n: usize, column: &str),
     pub(crate) select: fn(column: &str) -> String,
+    /// Rows per INSERT statement (far below both databases' bind limits).
+    pub(crate) rows_per_insert: usize,
 }
 
 /// A row, as the database holds it.

@@ -20,6 +20,13 @@ const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_audit_log.sql
 pub(super) const DIALECT: Dialect = Dialect {
     placeholder: |out, _, _| out.push('?'),
     select: str::to_string,
+    // Small statements: SQLite runs each on a thread of its own that may
+    // share a core with the data path, and a 128-row INSERT kept that
+    // thread running for milliseconds while a woken request waited
+    // (docs/benchmarks.md). Between two statements the thread waits for
+    // the next, and the request runs. One size also means one prepared
+    // statement (and the last, shorter one), not one per batch size.
+    rows_per_insert: crate::cooperative::SLICE,
 };
 
 /// The audit log in a SQLite file.
