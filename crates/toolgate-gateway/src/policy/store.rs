@@ -147,6 +147,18 @@ impl PolicyStore {
             .map(|(n, _)| n.clone())
             .collect()
     }
+
+    /// The names of the policies whose files are in `dir`.
+    pub(crate) fn names_in(&self, dir: &Path) -> Vec<String> {
+        let Some(dir) = canonical_dir(Some(dir)) else {
+            return Vec::new();
+        };
+        self.files
+            .iter()
+            .filter(|(_, p)| canonical_dir(p.parent()).as_ref() == Some(&dir))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
 }
 
 fn read(path: &Path) -> Result<Policy, LoadError> {
@@ -161,8 +173,21 @@ fn read(path: &Path) -> Result<Policy, LoadError> {
 /// file itself may not exist mid-rename).
 fn same_file(a: &Path, b: &Path) -> bool {
     let key = |p: &Path| {
-        let dir = p.parent().and_then(|d| std::fs::canonicalize(d).ok());
-        (dir, p.file_name().map(ToOwned::to_owned))
+        (
+            canonical_dir(p.parent()),
+            p.file_name().map(ToOwned::to_owned),
+        )
     };
     key(a) == key(b)
+}
+
+/// A directory's canonical path; `""` (a bare file name's parent) is `.`.
+fn canonical_dir(dir: Option<&Path>) -> Option<PathBuf> {
+    let dir = dir?;
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(dir).ok()
 }
