@@ -5,7 +5,7 @@
 //! `[!abc]` (or `[^abc]`) one character outside it. There are no escapes: a
 //! literal `*`, `?` or `[` is written as a one-character set, `[*]`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// One compiled pattern element.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 //! search). The map's hasher is keyed at random per process, so bucket
 //! timing reveals nothing either.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};

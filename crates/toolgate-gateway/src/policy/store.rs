@@ -5,11 +5,12 @@
 
 mod replace;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use foldhash::{HashMap, HashMapExt as _};
 use toolgate_config::Config;
 use toolgate_policy::{Policy, PolicyError};
 

@@ -2,7 +2,7 @@
 //! every upstream slot and task of the gateway; past its share it gets 429
 //! while everyone else is served.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -7,7 +7,7 @@
 //! the replica re-attaches to that upstream session and serves the request
 //! (it *adopts* the session). Everything else it does not hold is unknown.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! SSE stream scoped to the request; a standalone GET stream for messages
 //! that belong to no request; DELETE to end the session.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
