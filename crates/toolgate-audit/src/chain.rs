@@ -35,26 +35,62 @@ impl ChainHead {
         }
     }
 
+    /// Chains one [normalized](AuditRecord::normalize) record after this
+    /// head and moves the head to it. The record stays where it is (a sink
+    /// binds it from there), so a batch that fails to commit is still whole.
+    pub(crate) fn next(&mut self, record: &AuditRecord) -> Link {
+        let seq = self.seq + 1;
+        let hash = record_hash(&self.hash, seq, record);
+        let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
+        self.seq = seq;
+        Link {
+            seq,
+            prev_hash,
+            hash,
+        }
+    }
+
     /// Chains `records` (normalizing them) after this head; returns them as
     /// stored and moves the head to the last one.
-    pub(crate) fn link(&mut self, records: &[AuditRecord]) -> Vec<StoredRecord> {
+    pub(crate) fn link(&mut self, records: Vec<AuditRecord>) -> Vec<StoredRecord> {
         records
-            .iter()
-            .map(|r| {
-                let record = r.normalized();
-                let seq = self.seq + 1;
-                let hash = record_hash(&self.hash, seq, &record);
-                let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
-                self.seq = seq;
-                StoredRecord {
-                    seq,
-                    record,
-                    prev_hash,
-                    hash,
-                }
+            .into_iter()
+            .map(|mut record| {
+                record.normalize();
+                self.next(&record).join(record)
             })
             .collect()
     }
+}
+
+/// A record's place in the chain: what [`StoredRecord`] adds to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) seq: i64,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+impl Link {
+    /// The record as stored at this place.
+    pub(crate) fn join(self, record: AuditRecord) -> StoredRecord {
+        StoredRecord {
+            seq: self.seq,
+            record,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// Joins a committed batch with its links (same order, same length).
+pub(crate) fn join_all(records: Vec<AuditRecord>, links: Vec<Link>) -> Vec<StoredRecord> {
+    debug_assert_eq!(records.len(), links.len());
+    links
+        .into_iter()
+        .zip(records)
+        .map(|(link, record)| link.join(record))
+        .collect()
 }
 
 /// What walking a chain found.
@@ -215,7 +251,7 @@ mod tests {
 
     fn chain(n: usize) -> (Vec<StoredRecord>, ChainHead) {
         let mut head = ChainHead::genesis();
-        let records = head.link(&vec![full_record(); n]);
+        let records = head.link(vec![full_record(); n]);
         (records, head)
     }
 

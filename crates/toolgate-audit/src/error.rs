@@ -48,7 +48,7 @@ const MAX_DETAIL: usize = 300;
 /// to log.
 pub(crate) fn db_error(during: &'static str) -> impl FnOnce(sqlx::Error) -> AuditError {
     move |e| {
-        let mut detail = match &e {
+        let detail = match &e {
             sqlx::Error::Database(d) => match d.code() {
                 Some(code) => format!("{} (SQLSTATE {code})", d.message()),
                 None => d.message().to_string(),
@@ -57,15 +57,20 @@ pub(crate) fn db_error(during: &'static str) -> impl FnOnce(sqlx::Error) -> Audi
             sqlx::Error::Configuration(_) => "invalid connection settings".to_string(),
             other => other.to_string(),
         };
-        if detail.len() > MAX_DETAIL {
-            let cut = (0..=MAX_DETAIL)
-                .rev()
-                .find(|i| detail.is_char_boundary(*i))
-                .unwrap_or(0);
-            detail.truncate(cut);
-        }
-        AuditError::Database { during, detail }
+        database(during, detail)
     }
+}
+
+/// Maps an error of the SQLite appending thread's connection (rusqlite's
+/// message: SQLite's own text, which holds no bound value).
+pub(crate) fn sqlite_error(during: &'static str) -> impl FnOnce(rusqlite::Error) -> AuditError {
+    move |e| database(during, e.to_string())
+}
+
+/// [`AuditError::Database`] with `detail` cut to [`MAX_DETAIL`] bytes.
+fn database(during: &'static str, mut detail: String) -> AuditError {
+    detail.truncate(detail.floor_char_boundary(MAX_DETAIL));
+    AuditError::Database { during, detail }
 }
 
 /// Maps a migration error to [`AuditError::Migrate`].
@@ -82,6 +87,17 @@ pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> AuditError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_details_are_cut_on_a_character_boundary() {
+        let e = sqlite_error("appending")(rusqlite::Error::InvalidQuery);
+        assert!(matches!(e, AuditError::Database { .. }));
+        let AuditError::Database { detail, .. } = database("appending", "é".repeat(400)) else {
+            unreachable!()
+        };
+        assert_eq!(detail.len(), MAX_DETAIL);
+        assert!(detail.chars().all(|c| c == 'é'));
+    }
 
     #[test]
     fn configuration_errors_do_not_echo_settings() {

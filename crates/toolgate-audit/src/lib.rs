@@ -30,5 +30,7 @@ pub use canonical::{REDACTED, arguments_sha256, canonical_json, default_redact_k
 pub use chain::{ChainProblem, GENESIS_HASH, VerifyReport, record_hash};
 pub use error::AuditError;
 pub use record::{AuditRecord, StoredRecord};
-pub use sink::{MemorySink, PostgresSink, Query, Sink, SinkConfig, SqliteSink, open_sink};
+pub use sink::{
+    AppendError, MemorySink, PostgresSink, Query, Sink, SinkConfig, SqliteSink, open_sink,
+};
 pub use writer::{AuditWriter, Durability, JsonlTarget, WriterConfig, WriterStats};

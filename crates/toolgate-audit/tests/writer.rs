@@ -14,8 +14,8 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use toolgate_audit::{
-    AuditError, AuditRecord, AuditWriter, JsonlTarget, MemorySink, Query, Sink, StoredRecord,
-    VerifyReport, WriterConfig,
+    AppendError, AuditError, AuditRecord, AuditWriter, JsonlTarget, MemorySink, Query, Sink,
+    StoredRecord, VerifyReport, WriterConfig,
 };
 
 fn small_queue(queue: usize) -> WriterConfig {
@@ -163,10 +163,10 @@ impl Flaky {
 }
 
 impl Sink for Flaky {
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>> {
         let fail_now = self
             .fail_first
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
@@ -175,7 +175,7 @@ impl Sink for Flaky {
                 during: "appending",
                 detail: "injected failure".into(),
             };
-            return Box::pin(std::future::ready(Err(e)));
+            return Box::pin(std::future::ready(Err(AppendError::new(e, records))));
         }
         self.inner.append(records)
     }

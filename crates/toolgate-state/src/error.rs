@@ -63,13 +63,7 @@ pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> StateError {
 }
 
 fn truncate(detail: &mut String) {
-    if detail.len() > MAX_DETAIL {
-        let cut = (0..=MAX_DETAIL)
-            .rev()
-            .find(|i| detail.is_char_boundary(*i))
-            .unwrap_or(0);
-        detail.truncate(cut);
-    }
+    detail.truncate(detail.floor_char_boundary(MAX_DETAIL));
 }
 
 #[cfg(test)]

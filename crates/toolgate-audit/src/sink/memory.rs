@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 
-use super::{Query, Sink};
+use super::{AppendError, Query, Sink};
 use crate::chain::{ChainHead, ChainWalker, VerifyReport};
 use crate::error::AuditError;
 use crate::record::{AuditRecord, StoredRecord};
@@ -57,10 +57,10 @@ impl Default for MemorySink {
 }
 
 impl Sink for MemorySink {
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>> {
         let mut state = self.state.lock();
         let stored = state.head.link(records);
         if self.keep {

@@ -4,6 +4,7 @@ mod memory;
 mod postgres;
 mod row;
 mod sqlite;
+mod sqlite_writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -112,10 +113,12 @@ pub trait Sink: Send + Sync {
     /// Appends records in order, chaining each to the previous one, in one
     /// transaction; returns them as stored (normalized, with seq and hashes).
     /// Appends from several processes sharing the store stay one chain.
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>>;
+    /// The records are moved in, not copied; a batch that is not committed
+    /// comes back whole in the error, to be tried again.
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>>;
     /// Records matching a query, in chain order (or reversed).
     fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>>;
     /// Walks the whole chain (one consistent snapshot).
@@ -126,10 +129,10 @@ pub trait Sink: Send + Sync {
 
 /// A shared sink is a sink (e.g. one writer and a reader of the same pool).
 impl<S: Sink + ?Sized> Sink for Arc<S> {
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>> {
         (**self).append(records)
     }
     fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
@@ -140,6 +143,45 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     }
     fn kind(&self) -> &'static str {
         (**self).kind()
+    }
+}
+
+/// A batch a sink did not commit: why, and its records, given back (in
+/// order, perhaps [normalized](AuditRecord::normalize)) for another try.
+pub struct AppendError {
+    /// Why the append failed.
+    pub error: AuditError,
+    /// The records, none of them stored.
+    pub records: Vec<AuditRecord>,
+}
+
+impl AppendError {
+    /// `error`, with `records` given back.
+    pub fn new(error: AuditError, records: Vec<AuditRecord>) -> AppendError {
+        AppendError { error, records }
+    }
+}
+
+/// The error and a count: records may hold argument values, which no
+/// error's output shows.
+impl fmt::Debug for AppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendError")
+            .field("error", &self.error)
+            .field("records", &self.records.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for AppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} audit records not appended", self.records.len())
+    }
+}
+
+impl std::error::Error for AppendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 

@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
 
 use super::row::{self, Dialect};
 use super::sqlite::migrator_for;
-use super::{Query, Sink};
-use crate::chain::{ChainHead, VerifyReport};
+use super::{AppendError, Query, Sink};
+use crate::chain::{ChainHead, VerifyReport, join_all};
 use crate::error::{AuditError, db_error, migrate_error};
 use crate::record::{AuditRecord, StoredRecord};
 
@@ -36,9 +36,11 @@ pub(super) const DIALECT: Dialect = Dialect {
         "argument_keys" | "arguments" => format!("{column}::text"),
         _ => column.to_string(),
     },
-    // The server is another process: one round trip per batch.
-    rows_per_insert: 500,
 };
+
+/// Rows per INSERT: the server is another process, so one round trip per
+/// batch (far below PostgreSQL's limit of 65,535 bind parameters).
+const ROWS_PER_INSERT: usize = 500;
 
 /// The audit log in a PostgreSQL database.
 #[derive(Debug)]
@@ -68,8 +70,13 @@ impl PostgresSink {
         &self.pool
     }
 
-    async fn append_inner(&self, records: &[AuditRecord]) -> Result<Vec<StoredRecord>, AuditError> {
-        if records.is_empty() {
+    /// Appends `pending` in one transaction. On success the records are
+    /// taken (and returned as stored); on failure they stay in `pending`.
+    async fn try_append(
+        &self,
+        pending: &mut Vec<AuditRecord>,
+    ) -> Result<Vec<StoredRecord>, AuditError> {
+        if pending.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self
@@ -78,8 +85,14 @@ impl PostgresSink {
             .await
             .map_err(db_error("beginning an append"))?;
         let mut head = read_head(&mut tx, " FOR UPDATE").await?;
-        let stored =
-            row::insert_linked::<sqlx::Postgres>(&mut tx, &DIALECT, &mut head, records).await?;
+        let links = row::insert_linked::<sqlx::Postgres>(
+            &mut tx,
+            &DIALECT,
+            ROWS_PER_INSERT,
+            &mut head,
+            pending,
+        )
+        .await?;
         sqlx::query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(head.seq)
             .bind(&head.hash)
@@ -87,7 +100,7 @@ impl PostgresSink {
             .await
             .map_err(db_error("appending"))?;
         tx.commit().await.map_err(db_error("committing"))?;
-        Ok(stored)
+        Ok(join_all(std::mem::take(pending), links))
     }
 
     async fn verify_inner(&self) -> Result<VerifyReport, AuditError> {
@@ -120,11 +133,15 @@ async fn read_head(conn: &mut PgConnection, lock: &'static str) -> Result<ChainH
 }
 
 impl Sink for PostgresSink {
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
-        Box::pin(self.append_inner(records))
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>> {
+        Box::pin(async move {
+            let mut pending = records;
+            let appended = self.try_append(&mut pending).await;
+            appended.map_err(|e| AppendError::new(e, pending))
+        })
     }
 
     fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {

@@ -5,7 +5,7 @@ use futures_util::TryStreamExt;
 use sqlx::query::Query as SqlQuery;
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Type};
 
-use crate::chain::{ChainHead, ChainWalker, VerifyReport};
+use crate::chain::{ChainHead, ChainWalker, Link, VerifyReport};
 use crate::cooperative;
 use crate::error::{AuditError, db_error};
 use crate::record::{AuditRecord, StoredRecord};
@@ -38,16 +38,18 @@ pub(crate) const COLUMNS: [&str; 22] = [
     "hash",
 ];
 
-/// Links `records` after `head` (moving it) and inserts them on `conn`,
-/// inside the caller's transaction, `d.rows_per_insert` rows a statement,
-/// a slice at a time with a yield to the runtime between slices (see
-/// [`crate::cooperative`]).
+/// Links `records` after `head` (normalizing them and moving the head) and
+/// inserts them on `conn`, inside the caller's transaction, `rows` rows a
+/// statement, a slice at a time with a yield to the runtime between slices
+/// (see [`crate::cooperative`]). The records stay in place, so the caller
+/// still has them whole if this fails; their links come back on success.
 pub(crate) async fn insert_linked<DB>(
     conn: &mut DB::Connection,
     d: &Dialect,
+    rows: usize,
     head: &mut ChainHead,
-    records: &[AuditRecord],
-) -> Result<Vec<StoredRecord>, AuditError>
+    records: &mut [AuditRecord],
+) -> Result<Vec<Link>, AuditError>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -57,20 +59,21 @@ where
     i64: for<'e> Encode<'e, DB> + Type<DB>,
     Option<i64>: for<'e> Encode<'e, DB> + Type<DB>,
 {
-    let mut stored = Vec::with_capacity(records.len());
-    for chunk in records.chunks(d.rows_per_insert) {
+    let mut links = Vec::with_capacity(records.len());
+    for chunk in records.chunks_mut(rows) {
         let mut q = sqlx::query(AssertSqlSafe(insert_sql(d, chunk.len())));
-        for slice in chunk.chunks(cooperative::SLICE) {
-            let first = stored.len();
-            stored.extend(head.link(slice));
-            for r in &stored[first..] {
-                q = Row::from_stored(r).bind(q);
+        for slice in chunk.chunks_mut(cooperative::SLICE) {
+            for record in slice {
+                record.normalize();
+                let link = head.next(record);
+                q = Row::new(record, &link).bind(q);
+                links.push(link);
             }
             tokio::task::yield_now().await;
         }
         q.execute(&mut *conn).await.map_err(db_error("appending"))?;
     }
-    Ok(stored)
+    Ok(links)
 }
 
 /// How a backend spells a bind parameter for a column (`?`, `$3::json`),
@@ -79,8 +82,6 @@ pub(crate) struct Dialect {
     /// Appends the `n`th placeholder (from 1), for `column`, to `out`.
     pub(crate) placeholder: fn(out: &mut String, n: usize, column: &str),
     pub(crate) select: fn(column: &str) -> String,
-    /// Rows per INSERT statement (far below both databases' bind limits).
-    pub(crate) rows_per_insert: usize,
 }
 
 /// A row, as the database holds it.
@@ -110,10 +111,10 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn from_stored(s: &StoredRecord) -> Row {
-        let r = &s.record;
+    /// The row of `r` at `link` (copies: sqlx binds owned values).
+    pub(crate) fn new(r: &AuditRecord, link: &Link) -> Row {
         Row {
-            seq: s.seq,
+            seq: link.seq,
             time: rfc3339::format(r.time),
             request_id: r.request_id.clone(),
             grant: r.grant.clone(),
@@ -134,8 +135,8 @@ impl Row {
             argument_keys: crate::canonical::string_array(&r.argument_keys),
             arguments_sha256: r.arguments_sha256.clone(),
             arguments: r.arguments.as_ref().map(crate::canonical_json),
-            prev_hash: s.prev_hash.clone(),
-            hash: s.hash.clone(),
+            prev_hash: link.prev_hash.clone(),
+            hash: link.hash.clone(),
         }
     }
 

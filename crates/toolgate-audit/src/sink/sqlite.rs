@@ -1,5 +1,6 @@
 //! The SQLite sink: one file, WAL mode, appends in `BEGIN IMMEDIATE`
-//! transactions (so several processes on one file stay one chain).
+//! transactions (so several processes on one file stay one chain) on a
+//! thread of their own (`sqlite_writer.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +11,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row as _, SqlSafeStr, SqliteConnection, SqlitePool};
 
 use super::row::{self, Dialect};
-use super::{Query, Sink};
+use super::sqlite_writer::Appender;
+use super::{AppendError, Query, Sink};
 use crate::chain::{ChainHead, VerifyReport};
 use crate::error::{AuditError, db_error, migrate_error};
 use crate::record::{AuditRecord, StoredRecord};
@@ -20,19 +22,14 @@ const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_audit_log.sql
 pub(super) const DIALECT: Dialect = Dialect {
     placeholder: |out, _, _| out.push('?'),
     select: str::to_string,
-    // Small statements: SQLite runs each on a thread of its own that may
-    // share a core with the data path, and a 128-row INSERT kept that
-    // thread running for milliseconds while a woken request waited
-    // (docs/benchmarks.md). Between two statements the thread waits for
-    // the next, and the request runs. One size also means one prepared
-    // statement (and the last, shorter one), not one per batch size.
-    rows_per_insert: crate::cooperative::SLICE,
 };
 
-/// The audit log in a SQLite file.
+/// The audit log in a SQLite file. Appends go through a thread of their own
+/// ([`Appender`]); queries, verification and migrations through a sqlx pool.
 #[derive(Debug)]
 pub struct SqliteSink {
     pool: SqlitePool,
+    appender: Appender,
     path: PathBuf,
 }
 
@@ -68,13 +65,6 @@ impl SqliteSink {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            // A multi-row INSERT inside the append transaction needs a
-            // statement journal (to undo half a statement on a constraint
-            // failure). On disk that is a temp file created, written and
-            // unlinked for every batch (seen with strace under load: a file
-            // and five syscalls per batch); in memory it is a buffer of at
-            // most one batch's pages.
-            .pragma("temp_store", "memory")
             // Another process (a CLI reader, a second gateway) may hold the lock.
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -87,8 +77,10 @@ impl SqliteSink {
         // IMMEDIATE transaction serializes them (each migration runs in a
         // savepoint inside it).
         migrator().run(&pool).await.map_err(migrate_error)?;
+        let appender = Appender::start(path).await?;
         Ok(SqliteSink {
             pool,
+            appender,
             path: path.to_path_buf(),
         })
     }
@@ -101,30 +93,6 @@ impl SqliteSink {
     /// The pool, for tests and tools that inspect the database directly.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    async fn append_inner(&self, records: &[AuditRecord]) -> Result<Vec<StoredRecord>, AuditError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        // IMMEDIATE takes the write lock before reading the head, so two
-        // writers cannot both extend the same head.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error("beginning an append"))?;
-        let mut head = read_head(&mut tx).await?;
-        let stored =
-            row::insert_linked::<sqlx::Sqlite>(&mut tx, &DIALECT, &mut head, records).await?;
-        sqlx::query("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1")
-            .bind(head.seq)
-            .bind(&head.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("appending"))?;
-        tx.commit().await.map_err(db_error("committing"))?;
-        Ok(stored)
     }
 
     async fn verify_inner(&self) -> Result<VerifyReport, AuditError> {
@@ -172,11 +140,11 @@ async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, AuditError>
 }
 
 impl Sink for SqliteSink {
-    fn append<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {
-        Box::pin(self.append_inner(records))
+    fn append(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, AppendError>> {
+        Box::pin(self.appender.append(records))
     }
 
     fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<StoredRecord>, AuditError>> {

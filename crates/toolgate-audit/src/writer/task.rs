@@ -12,7 +12,7 @@ use super::jsonl::Jsonl;
 use super::{JsonlTarget, Msg, State, WriterConfig};
 use crate::cooperative::free_in_slices;
 use crate::record::{AuditRecord, StoredRecord};
-use crate::sink::Sink;
+use crate::sink::{AppendError, Sink};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -129,7 +129,7 @@ impl Task {
         let mut stored = Vec::new();
         if !records.is_empty() {
             let n = records.len();
-            stored = append_until_committed(&*self.sink, &self.state, &records).await;
+            stored = append_until_committed(&*self.sink, &self.state, records).await;
             self.copy_to_jsonl(&stored).await;
             self.state.committed.fetch_add(n as u64, Ordering::Relaxed);
             self.state.batches.fetch_add(1, Ordering::Relaxed);
@@ -141,7 +141,6 @@ impl Task {
         }
         // Committed and released: what is left is freeing.
         free_in_slices(stored).await;
-        free_in_slices(records).await;
     }
 
     async fn copy_to_jsonl(&mut self, stored: &[StoredRecord]) {
@@ -157,13 +156,17 @@ impl Task {
 async fn append_until_committed(
     sink: &dyn Sink,
     state: &State,
-    records: &[AuditRecord],
+    mut records: Vec<AuditRecord>,
 ) -> Vec<StoredRecord> {
     let mut backoff = FIRST_BACKOFF;
     loop {
         match sink.append(records).await {
             Ok(stored) => return stored,
-            Err(e) => {
+            Err(AppendError {
+                error: e,
+                records: back,
+            }) => {
+                records = back;
                 state.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     error = %e,
