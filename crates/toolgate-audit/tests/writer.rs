@@ -144,6 +144,94 @@ async fn shutdown_commits_everything_queued() {
     assert_eq!(db.sink.verify().await.unwrap().first_problem, None);
 }
 
+/// Waits (real time, at most 10 s) until `sink` holds `n` records. The
+/// writers below never commit by time, so a batch that is due but not
+/// noticed fails here instead of after its hour.
+async fn until_committed(sink: &MemorySink, n: usize) {
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while sink.records().len() < n {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "{} of {n} records committed",
+        sink.records().len()
+    );
+}
+
+/// Submits the first record, lets the writer start its batch and wait for
+/// more, then submits the rest: so the batch is due while the writer waits
+/// (records queued before it first runs would be taken in one go).
+async fn submit_while_filling(writer: &AuditWriter, records: Vec<toolgate_audit::AuditRecord>) {
+    let mut records = records.into_iter();
+    writer.submit(records.next().unwrap()).await.unwrap();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(writer.stats().batches, 0, "nothing is due yet");
+    // Bounded: a submit waiting for a permit no commit gives back would
+    // otherwise hang the test.
+    let submitted = tokio::time::timeout(Duration::from_secs(10), async {
+        for r in records {
+            writer.submit(r).await.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        submitted.is_ok(),
+        "a submit waited for a full queue that was never committed"
+    );
+}
+
+#[tokio::test]
+async fn a_full_batch_commits_without_waiting_for_its_interval() {
+    let sink = Arc::new(MemorySink::new());
+    let cfg = WriterConfig {
+        batch_max: 8,
+        ..never_by_time()
+    };
+    let writer = AuditWriter::start(Box::new(sink.clone()), None, cfg);
+    submit_while_filling(&writer, records(0..20)).await;
+    until_committed(&sink, 16).await;
+    assert_eq!(writer.queue_depth(), 4, "the third batch is not full");
+    assert_eq!(writer.stats().batches, 2);
+    writer.shutdown().await;
+    assert_eq!(sink.records().len(), 20);
+}
+
+#[tokio::test]
+async fn a_full_queue_commits_a_batch_below_its_size() {
+    let sink = Arc::new(MemorySink::new());
+    let writer = AuditWriter::start(Box::new(sink.clone()), None, {
+        WriterConfig {
+            queue: 4,
+            ..never_by_time()
+        }
+    });
+    // The fifth submit waits for a permit: only a commit gives one back.
+    submit_while_filling(&writer, records(0..10)).await;
+    until_committed(&sink, 8).await;
+    writer.shutdown().await;
+    assert_eq!(sink.records().len(), 10);
+}
+
+#[tokio::test]
+async fn dropping_every_handle_commits_what_was_queued() {
+    let sink = Arc::new(MemorySink::new());
+    let writer = AuditWriter::start(Box::new(sink.clone()), None, never_by_time());
+    let other = writer.clone();
+    for r in records(0..5) {
+        writer.submit(r).await.unwrap();
+    }
+    drop(writer);
+    tokio::task::yield_now().await;
+    assert!(sink.records().is_empty(), "a handle is left");
+    drop(other);
+    until_committed(&sink, 5).await;
+}
+
 /// A sink that fails while `down`, and for its first `fail_first` appends.
 struct Flaky {
     inner: MemorySink,

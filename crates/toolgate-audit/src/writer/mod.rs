@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 pub use jsonl::JsonlTarget;
 
@@ -73,9 +73,22 @@ pub struct WriterStats {
 /// The background writer. Clones share one queue and task.
 #[derive(Clone)]
 pub struct AuditWriter {
+    // Declared before `handles`: fields drop in order, so the channel is
+    // closed when the last handle's guard wakes the task.
     tx: mpsc::UnboundedSender<Msg>,
     state: Arc<State>,
     stopped: watch::Receiver<bool>,
+    _last_handle: Arc<LastHandle>,
+}
+
+/// Wakes the task when the last handle is gone, so it commits what it holds
+/// at once instead of at the end of its batch interval.
+struct LastHandle(Arc<State>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.ready.notify_one();
+    }
 }
 
 /// What the task is sent. The channel is unbounded; the semaphore bounds it.
@@ -97,6 +110,19 @@ struct State {
     /// One permit per record that may be queued; given back on commit.
     permits: Semaphore,
     depth: AtomicUsize,
+    /// Records sent since the batch being filled began (those in it and
+    /// those still queued). Counted by the submitters, so the task is woken
+    /// when a batch is due (this count reaches `due_at`, or a record is
+    /// durable) and not for every record: a wake-up per record was a poll
+    /// of the task and a timer re-armed, on the thread the data path runs
+    /// on. Nothing is committing while a batch fills, so a full queue means
+    /// this count is at the queue's size.
+    filling: AtomicUsize,
+    /// `batch_max`, or the queue's size if smaller: at either the batch is
+    /// committed (a full queue means submitters are waiting).
+    due_at: usize,
+    /// The task waits on this while a batch fills.
+    ready: Notify,
     committed: AtomicU64,
     batches: AtomicU64,
     failed_batches: AtomicU64,
@@ -119,6 +145,9 @@ impl AuditWriter {
         let state = Arc::new(State {
             permits: Semaphore::new(cfg.queue.max(1)),
             depth: AtomicUsize::new(0),
+            filling: AtomicUsize::new(0),
+            due_at: cfg.batch_max.max(1).min(cfg.queue.max(1)),
+            ready: Notify::new(),
             committed: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             failed_batches: AtomicU64::new(0),
@@ -128,7 +157,13 @@ impl AuditWriter {
         let (stopped_tx, stopped) = watch::channel(false);
         let task = task::Task::new(sink, jsonl, cfg, rx, state.clone(), stopped_tx);
         tokio::spawn(task.run());
-        AuditWriter { tx, state, stopped }
+        let handles = Arc::new(LastHandle(state.clone()));
+        AuditWriter {
+            tx,
+            state,
+            stopped,
+            _last_handle: handles,
+        }
     }
 
     /// Queues a record; waits while the queue is full (never drops). Errors
@@ -172,10 +207,19 @@ impl AuditWriter {
             .map_err(|_| AuditError::Stopped)?;
         permit.forget();
         self.state.depth.fetch_add(1, Ordering::Relaxed);
+        // Counted before it is sent, so the task (which subtracts what it
+        // takes) never sees the count go below zero.
+        let filling = self.state.filling.fetch_add(1, Ordering::Relaxed) + 1;
+        let urgent = committed.is_some();
         if self.tx.send(Msg::Record { record, committed }).is_err() {
+            self.state.filling.fetch_sub(1, Ordering::Relaxed);
             self.state.depth.fetch_sub(1, Ordering::Relaxed);
             self.state.permits.add_permits(1);
             return Err(AuditError::Stopped);
+        }
+        // Exactly at the threshold: the count passes it once per batch.
+        if urgent || filling == self.state.due_at {
+            self.state.ready.notify_one();
         }
         Ok(())
     }
@@ -202,6 +246,7 @@ impl AuditWriter {
         self.tx
             .send(Msg::Flush(ack))
             .map_err(|_| AuditError::Stopped)?;
+        self.state.ready.notify_one();
         flushed.await.map_err(|_| AuditError::Stopped)
     }
 
@@ -210,6 +255,7 @@ impl AuditWriter {
     /// keeps waiting: bound it with a timeout if needed.
     pub async fn shutdown(&self) {
         let _ = self.tx.send(Msg::Shutdown);
+        self.state.ready.notify_one();
         let mut stopped = self.stopped.clone();
         let _ = stopped.wait_for(|s| *s).await;
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::{Instant, sleep_until};
 
 use super::jsonl::Jsonl;
 use super::{JsonlTarget, Msg, State, WriterConfig};
@@ -101,23 +101,39 @@ impl Task {
         }
     }
 
+    /// Takes what is queued into the batch until it is due: full, urgent,
+    /// the queue full, its interval over, or every handle gone. Submitters
+    /// wake the task only for the first three (see `State::filling`).
     async fn fill(&mut self, batch: &mut Batch) {
-        let deadline = Instant::now() + self.interval;
+        let deadline = sleep_until(Instant::now() + self.interval);
+        tokio::pin!(deadline);
         loop {
-            // Whatever is already queued rides along, even in an urgent batch.
-            while batch.records.len() < self.batch_max {
-                match self.rx.try_recv() {
-                    Ok(msg) => self.accept(batch, msg),
-                    Err(_) => break,
-                }
-            }
+            self.drain(batch);
             let queue_full = self.state.permits.available_permits() == 0;
-            if batch.urgent || queue_full || batch.records.len() >= self.batch_max {
+            if batch.urgent
+                || queue_full
+                || batch.records.len() >= self.batch_max
+                || self.rx.is_closed()
+            {
                 return;
             }
-            match timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(msg)) => self.accept(batch, msg),
-                Ok(None) | Err(_) => return,
+            tokio::select! {
+                biased;
+                () = self.state.ready.notified() => {}
+                () = &mut deadline => {
+                    self.drain(batch);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whatever is already queued rides along, even in an urgent batch.
+    fn drain(&mut self, batch: &mut Batch) {
+        while batch.records.len() < self.batch_max {
+            match self.rx.try_recv() {
+                Ok(msg) => self.accept(batch, msg),
+                Err(_) => break,
             }
         }
     }
@@ -126,6 +142,10 @@ impl Task {
         let Batch {
             records, waiters, ..
         } = batch;
+        // What arrives from here on counts toward the next batch.
+        self.state
+            .filling
+            .fetch_sub(records.len(), Ordering::Relaxed);
         let mut stored = Vec::new();
         if !records.is_empty() {
             let n = records.len();
