@@ -12,7 +12,7 @@
 //! once for the connection (docs/benchmarks.md, "The SQLite writer").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -20,19 +20,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::oneshot;
 
 use super::AppendError;
+use super::row;
+use super::sqlite::DIALECT;
 use crate::chain::{ChainHead, Link, join_all};
 use crate::cooperative::SLICE;
 use crate::error::{AuditError, sqlite_error};
 use crate::record::{AuditRecord, StoredRecord};
 use crate::{canonical, rfc3339};
-
-/// One row; the columns in [`super::row::COLUMNS`] order.
-const INSERT: &str = "INSERT INTO audit_log (seq, time, request_id, grant_name, principal, \
-     session_id, server, method, target, verdict, rule, policy_version, reason, upstream, \
-     rpc_error_code, gateway_micros, upstream_micros, argument_keys, arguments_sha256, \
-     arguments, prev_hash, hash) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-     ?18, ?19, ?20, ?21, ?22)";
 
 /// How long an append waits for another process's write lock (a second
 /// gateway on the same file, the CLI).
@@ -61,7 +55,7 @@ impl Appender {
             .spawn(move || match open(&path) {
                 Ok(conn) => {
                     let _ = opened_tx.send(Ok(()));
-                    serve(conn, &queue);
+                    serve(conn, &queue, &row::insert_sql(&DIALECT, 1));
                 }
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
@@ -102,7 +96,7 @@ fn thread_gone() -> AuditError {
     }
 }
 
-fn open(path: &PathBuf) -> Result<Connection, AuditError> {
+fn open(path: &Path) -> Result<Connection, AuditError> {
     let during = "opening the SQLite audit log";
     // Not `SQLITE_OPEN_CREATE`: the pool created and migrated the file, and
     // a file that vanished since is an error, not a new empty log.
@@ -122,12 +116,13 @@ fn open(path: &PathBuf) -> Result<Connection, AuditError> {
     Ok(conn)
 }
 
-/// Appends each job's batch until every [`Appender`] is gone.
-fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+/// Appends each job's batch until every [`Appender`] is gone; `insert` is
+/// the one-row INSERT the SQL sinks share ([`row::insert_sql`]).
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>, insert: &str) {
     while let Ok(Job { mut records, done }) = queue.recv() {
         // A panic must not lose the batch: the records stay in `records`
         // until the commit, and the transaction rolls back as it unwinds.
-        let outcome = catch_unwind(AssertUnwindSafe(|| append(&mut conn, &mut records)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| append(&mut conn, insert, &mut records)));
         let outcome = match outcome {
             Ok(Ok(links)) => Ok(join_all(records, links)),
             Ok(Err(e)) => Err(AppendError::new(e, records)),
@@ -146,7 +141,11 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
 /// Links `records` (normalizing them in place) after the chain head and
 /// inserts them, in one `BEGIN IMMEDIATE` transaction (so two writers
 /// cannot both extend the same head); returns their links once committed.
-fn append(conn: &mut Connection, records: &mut [AuditRecord]) -> Result<Vec<Link>, AuditError> {
+fn append(
+    conn: &mut Connection,
+    insert: &str,
+    records: &mut [AuditRecord],
+) -> Result<Vec<Link>, AuditError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite_error("beginning an append"))?;
@@ -172,7 +171,7 @@ fn append(conn: &mut Connection, records: &mut [AuditRecord]) -> Result<Vec<Link
     let mut links = Vec::with_capacity(records.len());
     {
         let mut insert = tx
-            .prepare_cached(INSERT)
+            .prepare_cached(insert)
             .map_err(sqlite_error("appending"))?;
         for (i, record) in records.iter_mut().enumerate() {
             if i > 0 && i % SLICE == 0 {
@@ -183,6 +182,7 @@ fn append(conn: &mut Connection, records: &mut [AuditRecord]) -> Result<Vec<Link
             }
             record.normalize();
             let link = head.next(record);
+            // In `row::COLUMNS` order, as `insert_sql` names them.
             insert
                 .execute(params![
                     link.seq,

@@ -73,8 +73,8 @@ pub struct WriterStats {
 /// The background writer. Clones share one queue and task.
 #[derive(Clone)]
 pub struct AuditWriter {
-    // Declared before `handles`: fields drop in order, so the channel is
-    // closed when the last handle's guard wakes the task.
+    // Declared before `_last_handle`: fields drop in order, so the channel
+    // is closed when the last handle's guard wakes the task.
     tx: mpsc::UnboundedSender<Msg>,
     state: Arc<State>,
     stopped: watch::Receiver<bool>,
@@ -157,12 +157,12 @@ impl AuditWriter {
         let (stopped_tx, stopped) = watch::channel(false);
         let task = task::Task::new(sink, jsonl, cfg, rx, state.clone(), stopped_tx);
         tokio::spawn(task.run());
-        let handles = Arc::new(LastHandle(state.clone()));
+        let last_handle = Arc::new(LastHandle(state.clone()));
         AuditWriter {
             tx,
             state,
             stopped,
-            _last_handle: handles,
+            _last_handle: last_handle,
         }
     }
 
