@@ -9,7 +9,7 @@
 //! record, its normalized copy, the row, sqlx's `Arc` around each bound
 //! value). Here a batch crosses once each way, its records are moved in,
 //! normalized, hashed and bound where they lie, and the INSERT is prepared
-//! once for the connection (docs/benchmarks.md, "The SQLite writer").
+//! once for the connection (docs/benchmarks.md, "The SQLite appender").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
