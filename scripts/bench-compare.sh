@@ -2,8 +2,9 @@
 # Measures toolgate against the field: the same MCP load (tools/call echo,
 # every answer checked) directly against a fast fixture upstream, through
 # toolgate (realistic 25-tool policy, SQLite audit), and through the peers
-# that are installed (nginx as a plain reverse proxy, Python mcp-proxy, IBM
-# ContextForge), in interleaved rounds; prints throughput and latency
+# that are installed (nginx as a plain reverse proxy, the harness's own
+# tokio+hyper proxy that does no work, Python mcp-proxy, IBM ContextForge),
+# in interleaved rounds; prints throughput and latency
 # ratios, the gateway's CPU time per call and, with --memory, its RSS per
 # session.
 #

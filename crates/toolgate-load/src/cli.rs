@@ -42,6 +42,19 @@ enum Command {
     /// Write the config and policy `compare` runs toolgate with into a
     /// directory, to run it by hand (under a profiler or valgrind).
     Config(ConfigArgs),
+    /// Serve the stack's floor: a reverse proxy on tokio and hyper that
+    /// does no work (the `hyper` peer of `compare`).
+    HyperProxy(HyperProxyArgs),
+}
+
+#[derive(Debug, Args)]
+struct HyperProxyArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// The upstream's address (host:port; requests keep their paths).
+    #[arg(long)]
+    upstream: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -150,7 +163,7 @@ struct CompareArgs {
     #[arg(long)]
     sessions: Option<usize>,
     /// Peers to include when installed: `all`, `none`, or names
-    /// (`nginx,mcp-proxy,contextforge`).
+    /// (`nginx,hyper,mcp-proxy,contextforge`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     peers: Vec<String>,
     /// The nginx binary.
@@ -210,6 +223,7 @@ impl Cli {
                 generator_runtime()?.block_on(run_memory(a, cpus))
             }
             Command::Config(a) => write_config(&a),
+            Command::HyperProxy(a) => run_hyper_proxy(&a),
         }
     }
 }
@@ -253,6 +267,24 @@ fn pin(args: &PinArgs) -> Option<(usize, usize)> {
             None
         }
     }
+}
+
+/// The floor proxy runs as toolgate does on one CPU: a current-thread
+/// runtime.
+fn run_hyper_proxy(a: &HyperProxyArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        Err(
+            toolgate_load::peers::hyper_proxy::serve(listener, a.upstream)
+                .await
+                .into(),
+        )
+    })
 }
 
 fn run_fixture(a: FixtureArgs) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use crate::error::HarnessError;
 use crate::gateway::{self, GatewayOptions};
 use crate::load::{self, Ids, OpenLoop, Outcome};
 use crate::memory::{self, MemoryOptions, MemoryReport};
-use crate::peers::{Peer, PeerPaths, contextforge, mcp_proxy, nginx};
+use crate::peers::{Peer, PeerPaths, contextforge, hyper_proxy, mcp_proxy, nginx};
 use crate::procfs;
 use crate::report::{self, Report, Row, Settings, TargetInfo};
 use crate::target::Target;
@@ -205,6 +205,14 @@ async fn start_peers(
                 ),
                 None => None,
             },
+            Peer::Hyper => Some(
+                hyper_proxy::start(&opts.exe, direct.endpoint.addr(), opts.server_cpu())
+                    .await
+                    .map(|mut t| {
+                        t.upstream_pid = direct.pid;
+                        t
+                    }),
+            ),
             Peer::McpProxy => match mcp_proxy::find(opts.peer_paths.mcp_proxy.as_deref()) {
                 Some(bin) => Some(mcp_proxy::start(&bin, &opts.exe, opts.server_cpu()).await),
                 None => None,

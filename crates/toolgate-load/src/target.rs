@@ -12,7 +12,7 @@ use crate::client::Endpoint;
 /// One thing to measure.
 #[derive(Debug)]
 pub struct Target {
-    /// Its name in reports (`direct`, `toolgate`, `nginx`, `mcp-proxy`).
+    /// Its name in reports (`direct`, `toolgate`, `nginx`, `hyper`, `mcp-proxy`).
     pub name: String,
     /// Where to send load.
     pub endpoint: Arc<Endpoint>,

@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::child::{self, ChildProc};
-use crate::client::Endpoint;
 use crate::error::HarnessError;
 use crate::target::Target;
 
@@ -59,12 +58,7 @@ pub async fn start(
         proc.stop(Duration::from_secs(1)).await;
         return Err(HarnessError::Usage(format!("{e}; log: {tail}")));
     }
-    let endpoint = Endpoint::parse(&format!("http://{listen}/mcp"), None).map_err(|source| {
-        HarnessError::Client {
-            target: "mcp-proxy".into(),
-            source,
-        }
-    })?;
+    let endpoint = super::endpoint(super::Peer::McpProxy, listen)?;
     let pid = proc.pid();
     let version = version(mcp_proxy);
     let note = format!("mcp-proxy {version} in front of the fixture on stdio");

@@ -13,7 +13,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::child::{self, ChildProc};
-use crate::client::Endpoint;
 use crate::error::HarnessError;
 use crate::target::Target;
 
@@ -86,12 +85,7 @@ pub async fn start(
             log.trim()
         )));
     }
-    let endpoint = Endpoint::parse(&format!("http://{listen}/mcp"), None).map_err(|source| {
-        HarnessError::Client {
-            target: "nginx".into(),
-            source,
-        }
-    })?;
+    let endpoint = super::endpoint(super::Peer::Nginx, listen)?;
     let pid = proc.pid();
     let note = format!("{} (proxy_pass, keepalive upstream)", nginx.display());
     Ok(Target::new("nginx", endpoint, pid, note)
