@@ -334,7 +334,7 @@ impl HttpConn {
     async fn get_stream_request(
         &self,
         last_event_id: Option<&str>,
-    ) -> Result<hyper::body::Incoming, UpstreamError> {
+    ) -> Result<super::http_client::UpstreamBody, UpstreamError> {
         let mut b = self.base_request(Method::GET, "text/event-stream");
         if let Some(last) = last_event_id {
             b = b.header(&header_names::LAST_EVENT_ID, last);

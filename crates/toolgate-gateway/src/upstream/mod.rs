@@ -19,6 +19,7 @@ pub(crate) mod exchange;
 pub(crate) mod handshake;
 pub(crate) mod http;
 mod http_client;
+mod http_pool;
 mod legacy_sse;
 mod rewrite;
 mod sse_body;

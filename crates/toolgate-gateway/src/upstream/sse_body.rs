@@ -3,15 +3,15 @@
 
 use std::collections::VecDeque;
 
+use super::http_client::UpstreamBody;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use toolgate_mcp::sse::{SseDecoder, SseEvent};
 
 use super::UpstreamError;
 
 /// An SSE event stream over a response body.
 pub(crate) struct SseBody {
-    body: Incoming,
+    body: UpstreamBody,
     decoder: SseDecoder,
     ready: VecDeque<SseEvent>,
     /// The id of the last event seen, for `Last-Event-ID` resumption.
@@ -23,7 +23,7 @@ pub(crate) struct SseBody {
 impl SseBody {
     /// Wraps a body; events larger than `max_event` end the stream with an
     /// error.
-    pub(crate) fn new(body: Incoming, max_event: usize) -> SseBody {
+    pub(crate) fn new(body: UpstreamBody, max_event: usize) -> SseBody {
         SseBody {
             body,
             decoder: SseDecoder::new(max_event),
