@@ -195,24 +195,14 @@ async fn start_peers(
     for &peer in &opts.peers {
         let started = match peer {
             Peer::Nginx => match nginx::find(opts.peer_paths.nginx.as_deref()) {
-                Some(bin) => Some(
-                    nginx::start(&bin, direct.endpoint.addr(), opts.server_cpu())
-                        .await
-                        .map(|mut t| {
-                            t.upstream_pid = direct.pid;
-                            t
-                        }),
-                ),
+                Some(bin) => {
+                    Some(nginx::start(&bin, direct.endpoint.addr(), opts.server_cpu()).await)
+                }
                 None => None,
             },
-            Peer::Hyper => Some(
-                hyper_proxy::start(&opts.exe, direct.endpoint.addr(), opts.server_cpu())
-                    .await
-                    .map(|mut t| {
-                        t.upstream_pid = direct.pid;
-                        t
-                    }),
-            ),
+            Peer::Hyper => {
+                Some(hyper_proxy::start(&opts.exe, direct.endpoint.addr(), opts.server_cpu()).await)
+            }
             Peer::McpProxy => match mcp_proxy::find(opts.peer_paths.mcp_proxy.as_deref()) {
                 Some(bin) => Some(mcp_proxy::start(&bin, &opts.exe, opts.server_cpu()).await),
                 None => None,
@@ -220,12 +210,7 @@ async fn start_peers(
             Peer::ContextForge => {
                 match contextforge::find(opts.peer_paths.contextforge.as_deref()) {
                     Some(bin) => Some(
-                        contextforge::start(&bin, &direct.endpoint.url(), opts.server_cpu())
-                            .await
-                            .map(|mut t| {
-                                t.upstream_pid = direct.pid;
-                                t
-                            }),
+                        contextforge::start(&bin, &direct.endpoint.url(), opts.server_cpu()).await,
                     ),
                     None => None,
                 }
@@ -234,7 +219,12 @@ async fn start_peers(
         match started {
             None => notes.push(format!("peer {}: not installed", peer.name())),
             Some(Err(e)) => notes.push(format!("peer {}: failed to start: {e}", peer.name())),
-            Some(Ok(t)) => peers.push(t),
+            Some(Ok(mut t)) => {
+                if peer.fronts_the_http_fixture() {
+                    t.upstream_pid = direct.pid;
+                }
+                peers.push(t);
+            }
         }
     }
     peers

@@ -44,6 +44,13 @@ impl Peer {
         }
     }
 
+    /// Whether it forwards to the HTTP fixture `direct` measures (whose CPU
+    /// is then reported beside it); `mcp-proxy` runs a stdio fixture of its
+    /// own.
+    pub fn fronts_the_http_fixture(self) -> bool {
+        !matches!(self, Peer::McpProxy)
+    }
+
     /// The peer called `name`.
     pub fn parse(name: &str) -> Option<Peer> {
         Peer::ALL.into_iter().find(|p| p.name() == name)
