@@ -200,8 +200,11 @@ impl Origin {
         }
         let now = Instant::now();
         let mut idle = self.idle.lock();
-        // The list is a stack: the oldest are at the bottom.
-        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < IDLE_TIMEOUT);
+        // The list is a stack, so ordered by `since`: the expired are a
+        // prefix, found by bisection instead of a scan per request. One
+        // the server closed is skipped when taken, or goes with its age.
+        let expired = idle.partition_point(|i| now.duration_since(i.since) >= IDLE_TIMEOUT);
+        idle.drain(..expired);
         idle.push(Idle { sender, since: now });
     }
 
@@ -400,6 +403,30 @@ mod tests {
         let resp = o.send(get(addr, "/after")).await.expect("after");
         assert!(text(resp).await.starts_with("/after "));
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_past_its_timeout_is_not_reused() {
+        let (addr, accepted) = server().await;
+        let o = origin(addr);
+        let (first, second) = (
+            o.send(get(addr, "/a")).await.expect("a"),
+            o.send(get(addr, "/b")).await.expect("b"),
+        );
+        text(first).await;
+        tokio::time::pause();
+        tokio::time::advance(IDLE_TIMEOUT).await;
+        // Returned past the first's timeout: the first is dropped then.
+        text(second).await;
+        assert_eq!(o.idle.lock().len(), 1);
+        tokio::time::advance(IDLE_TIMEOUT).await;
+        let resp = o.send(get(addr, "/c")).await.expect("c");
+        assert!(text(resp).await.starts_with("/c "));
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3,
+            "a new connection for /c"
+        );
     }
 
     #[tokio::test]
