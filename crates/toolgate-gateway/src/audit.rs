@@ -65,6 +65,8 @@ impl AuditLog {
     }
 
     fn convert(&self, r: AuditRecord) -> StoredShape {
+        // Parsed once: the hash, the key list and (opted in) the stored
+        // copy all come from this value.
         let args: Option<serde_json::Value> = r
             .arguments
             .as_ref()
@@ -75,11 +77,13 @@ impl AuditLog {
         };
         StoredShape {
             time: r.time,
-            request_id: format!("{}-{}", self.boot, r.request_id),
-            grant: r.grant.to_string(),
+            request_id: request_id(&self.boot, r.request_id),
+            // `String::from(&str)`, not `to_string()`: an `Arc<str>` has no
+            // fast `ToString` and would go through the formatter.
+            grant: String::from(&*r.grant),
             principal: None,
             session: r.session.as_deref().map(str::to_owned),
-            server: r.server.to_string(),
+            server: String::from(&*r.server),
             method: r.method,
             target: r.target,
             verdict: r.verdict.to_owned(),
@@ -90,7 +94,11 @@ impl AuditLog {
             rpc_error_code,
             gateway_micros: r.gateway_micros,
             upstream_micros: r.upstream_micros,
-            argument_keys: r.argument_keys,
+            argument_keys: args
+                .as_ref()
+                .and_then(serde_json::Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
             arguments_sha256: args.as_ref().map(arguments_sha256),
             arguments: args
                 .filter(|_| self.capture)
@@ -115,8 +123,41 @@ impl Audit for AuditLog {
     }
 }
 
+/// `<boot>-<n>`, written without the formatter (once per record).
+fn request_id(boot: &str, n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut id = String::with_capacity(boot.len() + 1 + digits.len() - at);
+    id.push_str(boot);
+    id.push('-');
+    id.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id
+}
+
 /// Distinguishes this process's request numbers from another replica's or
 /// an earlier run's.
 fn boot_id() -> String {
     hex::encode(rand::random::<[u8; 4]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_boot_id_and_the_number_in_decimal() {
+        let boot = boot_id();
+        for n in [0, 7, 10, 1_234_567_890, u64::MAX] {
+            assert_eq!(request_id(&boot, n), format!("{boot}-{n}"));
+        }
+    }
 }

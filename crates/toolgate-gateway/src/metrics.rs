@@ -7,6 +7,8 @@
 //! sends is counted as `other`.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use parking_lot::RwLock;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -74,6 +76,22 @@ struct ReloadLabels {
     result: String,
 }
 
+/// What a decision of one label set updates, found once: the families'
+/// `get_or_create` takes owned labels, which cost five `String`s and three
+/// SipHash lookups on every call.
+struct CallHandles {
+    labels: CallLabels,
+    calls: Counter,
+    gateway: Histogram,
+    /// Made on the first decision that waited for the upstream, so a label
+    /// set that never forwards shows no empty histogram.
+    upstream: OnceLock<Histogram>,
+}
+
+/// Handles by a hash of their labels (the labels are compared too, so a
+/// collision only means the slow path).
+type CallCache = HashMap<u64, CallHandles, foldhash::fast::RandomState>;
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -90,7 +108,21 @@ pub struct Metrics {
     audit_records: Counter,
     edge_refusals: Family<ReasonLabels, Counter>,
     policy_reloads: Family<ReloadLabels, Counter>,
-    known_tools: RwLock<HashMap<String, HashSet<String>>>,
+    known_tools: RwLock<KnownTools>,
+    /// As many entries as `calls` has label sets, so bounded as they are.
+    call_cache: RwLock<CallCache>,
+    call_seed: foldhash::fast::RandomState,
+}
+
+/// Tool names a server listed, by server. Looked up by names agents send,
+/// but filled only from servers' answers, so a fast hash is safe here.
+type KnownTools =
+    HashMap<String, HashSet<String, foldhash::fast::RandomState>, foldhash::fast::RandomState>;
+
+impl std::fmt::Debug for CallHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.labels.fmt(f)
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -122,7 +154,9 @@ impl Metrics {
             audit_records: Counter::default(),
             edge_refusals: Family::default(),
             policy_reloads: Family::default(),
-            known_tools: RwLock::new(HashMap::new()),
+            known_tools: RwLock::new(KnownTools::default()),
+            call_cache: RwLock::new(CallCache::default()),
+            call_seed: foldhash::fast::RandomState::default(),
         };
         m.register()
     }
@@ -196,43 +230,65 @@ impl Metrics {
     pub fn observe(&self, r: &AuditRecord) {
         let method = method_label(&r.method);
         let tool = match (&r.target, r.method.as_str()) {
-            (Some(t), "tools/call") => self.tool_label(&r.server, t),
-            _ => String::new(),
+            (Some(t), "tools/call") if self.is_known_tool(&r.server, t) => t.as_str(),
+            (Some(_), "tools/call") => "other",
+            _ => "",
         };
-        self.calls
-            .get_or_create(&CallLabels {
-                server: r.server.to_string(),
-                method: method.clone(),
-                tool,
-                verdict: r.verdict.to_owned(),
-                upstream: r.upstream.label().to_owned(),
-            })
-            .inc();
-        let labels = LatencyLabels {
-            server: r.server.to_string(),
-            method,
+        let (verdict, upstream) = (r.verdict, r.upstream.label());
+        let key = self
+            .call_seed
+            .hash_one((&*r.server, method, tool, verdict, upstream));
+        let record = |c: &CallHandles| {
+            c.calls.inc();
+            c.gateway.observe(r.gateway_micros as f64 / 1e6);
+            if r.upstream_micros > 0 {
+                let h = c.upstream.get_or_init(|| {
+                    let l = &c.labels;
+                    let latency = LatencyLabels {
+                        server: l.server.clone(),
+                        method: l.method.clone(),
+                    };
+                    self.upstream_seconds.get_or_create(&latency).clone()
+                });
+                h.observe(r.upstream_micros as f64 / 1e6);
+            }
         };
-        self.gateway_seconds
-            .get_or_create(&labels)
-            .observe(r.gateway_micros as f64 / 1e6);
-        if r.upstream_micros > 0 {
-            self.upstream_seconds
-                .get_or_create(&labels)
-                .observe(r.upstream_micros as f64 / 1e6);
+        if let Some(c) = self.call_cache.read().get(&key) {
+            let l = &c.labels;
+            if (&*l.server, &*l.method, &*l.tool, &*l.verdict, &*l.upstream)
+                == (&*r.server, method, tool, verdict, upstream)
+            {
+                return record(c);
+            }
         }
+        let labels = CallLabels {
+            server: r.server.to_string(),
+            method: method.to_owned(),
+            tool: tool.to_owned(),
+            verdict: verdict.to_owned(),
+            upstream: upstream.to_owned(),
+        };
+        let latency = LatencyLabels {
+            server: labels.server.clone(),
+            method: labels.method.clone(),
+        };
+        let c = CallHandles {
+            calls: self.calls.get_or_create(&labels).clone(),
+            gateway: self.gateway_seconds.get_or_create(&latency).clone(),
+            upstream: OnceLock::new(),
+            labels,
+        };
+        record(&c);
+        // A colliding key keeps its first label set; the other takes this
+        // path every time, still counted right.
+        self.call_cache.write().entry(key).or_insert(c);
     }
 
-    fn tool_label(&self, server: &str, tool: &str) -> String {
-        let known = self
-            .known_tools
+    fn is_known_tool(&self, server: &str, tool: &str) -> bool {
+        self.known_tools
             .read()
             .get(server)
-            .is_some_and(|s| s.contains(tool));
-        if known {
-            tool.to_owned()
-        } else {
-            "other".to_owned()
-        }
+            .is_some_and(|s| s.contains(tool))
     }
 
     /// Learns tool names from a server's `tools/list` answer.
@@ -321,13 +377,13 @@ impl Metrics {
     }
 }
 
-fn method_label(method: &str) -> String {
+fn method_label(method: &str) -> &str {
     if KNOWN_METHODS.contains(&method) {
-        method.to_owned()
+        method
     } else if method.starts_with("notifications/") {
-        "notification".to_owned()
+        "notification"
     } else {
-        "other".to_owned()
+        "other"
     }
 }
 
@@ -355,7 +411,6 @@ mod tests {
             upstream: UpstreamOutcome::Ok,
             gateway_micros: 40,
             upstream_micros: 2000,
-            argument_keys: vec![],
             arguments: None,
         }
     }
@@ -375,5 +430,49 @@ mod tests {
             text.contains("toolgate_gateway_overhead_seconds_bucket"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn decisions_of_one_kind_add_up_and_kinds_stay_apart() {
+        let m = Metrics::new();
+        m.learn_tools("crm", ["getLead", "createLead"]);
+        for _ in 0..3 {
+            m.observe(&record("getLead", "allow"));
+        }
+        m.observe(&record("createLead", "allow"));
+        let mut denied = record("getLead", "deny");
+        denied.upstream = UpstreamOutcome::NotForwarded;
+        denied.upstream_micros = 0;
+        m.observe(&denied);
+        let mut other = record("getLead", "allow");
+        other.method = "resources/read".into();
+        m.observe(&other);
+        let text = m.encode();
+        for line in [
+            r#"toolgate_calls_total{server="crm",method="tools/call",tool="getLead",verdict="allow",upstream="ok"} 3"#,
+            r#"toolgate_calls_total{server="crm",method="tools/call",tool="createLead",verdict="allow",upstream="ok"} 1"#,
+            r#"toolgate_calls_total{server="crm",method="tools/call",tool="getLead",verdict="deny",upstream="not_forwarded"} 1"#,
+            r#"toolgate_calls_total{server="crm",method="resources/read",tool="",verdict="allow",upstream="ok"} 1"#,
+            r#"toolgate_gateway_overhead_seconds_count{server="crm",method="tools/call"} 5"#,
+            r#"toolgate_upstream_seconds_count{server="crm",method="tools/call"} 4"#,
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_method_that_never_forwards_shows_no_upstream_histogram() {
+        let m = Metrics::new();
+        let mut denied = record("getLead", "deny");
+        denied.upstream = UpstreamOutcome::NotForwarded;
+        denied.upstream_micros = 0;
+        m.observe(&denied);
+        m.observe(&denied);
+        let text = m.encode();
+        assert!(
+            text.contains("toolgate_gateway_overhead_seconds_count"),
+            "{text}"
+        );
+        assert!(!text.contains("toolgate_upstream_seconds_count"), "{text}");
     }
 }

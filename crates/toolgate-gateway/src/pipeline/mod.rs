@@ -182,11 +182,14 @@ impl Ticket {
     }
 
     async fn answer(mut self, answer: Message) -> Admission {
+        // Read before `finish`, which moves the rule into the record.
+        let verdict = self.refusal_kind.unwrap_or(self.decision.verdict.label());
+        let rule = self.decision.rule.clone();
         self.finish(UpstreamOutcome::NotForwarded).await;
         Admission::Answer {
             message: answer,
-            verdict: self.refusal_kind.unwrap_or(self.decision.verdict.label()),
-            rule: self.decision.rule.clone(),
+            verdict,
+            rule,
         }
     }
 
@@ -238,14 +241,16 @@ impl Ticket {
         self.pipeline.record(record).await;
     }
 
-    fn record(&self, upstream: UpstreamOutcome) -> AuditRecord {
+    /// The audit record, built once (by `finish` or `drop`): it takes the
+    /// ticket's strings instead of copying them, so the ticket is spent.
+    fn record(&mut self, upstream: UpstreamOutcome) -> AuditRecord {
         let total = self.ctx.started.elapsed();
         let upstream_time = self
             .upstream_started
             .map(|t| t.elapsed())
             .unwrap_or_default();
-        let target = match &self.ctx.target {
-            Target::Tool(n) | Target::Prompt(n) | Target::Resource(n) => Some(n.clone()),
+        let target = match std::mem::replace(&mut self.ctx.target, Target::None) {
+            Target::Tool(n) | Target::Prompt(n) | Target::Resource(n) => Some(n),
             Target::None => None,
         };
         AuditRecord {
@@ -254,17 +259,16 @@ impl Ticket {
             grant: self.ctx.principal.grant.clone(),
             server: self.ctx.server.clone(),
             session: self.ctx.session.clone(),
-            method: self.ctx.method.clone(),
+            method: std::mem::take(&mut self.ctx.method),
             target,
             verdict: self.refusal_kind.unwrap_or(self.decision.verdict.label()),
-            rule: self.decision.rule.clone(),
-            policy_version: self.decision.policy_version.clone(),
-            reason: self.reason.clone(),
+            rule: self.decision.rule.take(),
+            policy_version: self.decision.policy_version.take(),
+            reason: self.reason.take(),
             upstream,
             gateway_micros: total.saturating_sub(upstream_time).as_micros() as u64,
             upstream_micros: upstream_time.as_micros() as u64,
-            argument_keys: respond::argument_keys(self.ctx.arguments.as_deref()),
-            arguments: self.ctx.arguments.clone(),
+            arguments: self.ctx.arguments.take(),
         }
     }
 }

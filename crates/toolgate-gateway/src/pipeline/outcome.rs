@@ -79,9 +79,8 @@ pub struct AuditRecord {
     pub gateway_micros: u64,
     /// Time spent waiting for the upstream.
     pub upstream_micros: u64,
-    /// The top-level argument keys.
-    pub argument_keys: Vec<String>,
-    /// The raw arguments, for the audit sink to hash (and, only when the
-    /// operator opts in, to store redacted). Never logged.
+    /// The raw arguments, for the audit sink to hash and list the keys of
+    /// (and, only when the operator opts in, to store redacted). Never
+    /// logged.
     pub arguments: Option<Box<serde_json::value::RawValue>>,
 }

@@ -142,11 +142,3 @@ pub(crate) fn filter_tools_list(
         response.set_result(obj.into_raw());
     }
 }
-
-/// The top-level argument keys, for the audit record (values are never
-/// recorded here).
-pub(crate) fn argument_keys(args: Option<&serde_json::value::RawValue>) -> Vec<String> {
-    args.and_then(|a| serde_json::from_str::<RawObject>(a.get()).ok())
-        .map(|o| o.keys())
-        .unwrap_or_default()
-}
