@@ -5,6 +5,7 @@
 //! text ([`RawValue`]) and writes them back byte for byte. Only the envelope
 //! (`jsonrpc`, `id`, `method`) is interpreted here.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -147,7 +148,7 @@ impl Message {
 
     /// Parses one message from JSON text (a line of stdio, an SSE `data`).
     pub fn parse_text(text: &str) -> Result<Message, EnvelopeError> {
-        let fields: Fields = match serde_json::from_str(text) {
+        let fields: Fields<'_> = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
                 return Err(EnvelopeError {
@@ -444,12 +445,14 @@ impl ParamsView {
 // === Envelope deserialization ===
 
 /// The envelope as read, before validation, so that an invalid message can
-/// still be answered with its own id.
+/// still be answered with its own id. What validation only looks at (member
+/// names, `jsonrpc`, `id`, `method`) is borrowed from the text, not copied:
+/// every message through the gateway is read here, twice per call.
 #[derive(Default)]
-struct Fields {
-    jsonrpc: Option<String>,
-    id: Option<Box<RawValue>>,
-    method: Option<Box<RawValue>>,
+struct Fields<'a> {
+    jsonrpc: Option<&'a RawValue>,
+    id: Option<&'a RawValue>,
+    method: Option<&'a RawValue>,
     params: Option<Box<RawValue>>,
     result: Option<Box<RawValue>>,
     error: Option<Box<RawValue>>,
@@ -457,7 +460,7 @@ struct Fields {
     duplicate: Option<String>,
 }
 
-impl<'de> serde::Deserialize<'de> for Fields {
+impl<'de> serde::Deserialize<'de> for Fields<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(FieldsVisitor)
     }
@@ -466,38 +469,39 @@ impl<'de> serde::Deserialize<'de> for Fields {
 struct FieldsVisitor;
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Fields;
+    type Value = Fields<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON-RPC message object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut f = Fields::default();
-        while let Some(key) = map.next_key::<String>()? {
-            let slot = match key.as_str() {
-                "jsonrpc" => {
-                    let v: Box<RawValue> = map.next_value()?;
-                    if f.jsonrpc.is_some() {
-                        f.duplicate.get_or_insert(key);
-                    }
-                    f.jsonrpc = Some(
-                        serde_json::from_str::<String>(v.get()).unwrap_or_else(|_| v.get().into()),
-                    );
-                    continue;
+        while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
+            let borrowed = match &*key {
+                "jsonrpc" => Some(&mut f.jsonrpc),
+                "id" => Some(&mut f.id),
+                "method" => Some(&mut f.method),
+                _ => None,
+            };
+            if let Some(slot) = borrowed {
+                if slot.is_some() {
+                    f.duplicate.get_or_insert_with(|| key.clone().into_owned());
                 }
-                "id" => &mut f.id,
-                "method" => &mut f.method,
+                *slot = Some(map.next_value()?);
+                continue;
+            }
+            let slot = match &*key {
                 "params" => &mut f.params,
                 "result" => &mut f.result,
                 "error" => &mut f.error,
                 _ => {
                     if f.extra.iter().any(|(k, _)| **k == *key) {
-                        f.duplicate.get_or_insert(key);
+                        f.duplicate.get_or_insert(key.into_owned());
                         map.next_value::<IgnoredAny>()?;
                     } else {
                         let v: Box<RawValue> = map.next_value()?;
-                        f.extra.push((key.into_boxed_str(), v));
+                        f.extra.push((key.into_owned().into_boxed_str(), v));
                     }
                     continue;
                 }
@@ -505,7 +509,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
             if slot.is_some() {
                 // A second `method` or `params` could make the gateway judge one
                 // thing and the upstream run another: refuse the message.
-                f.duplicate.get_or_insert(key);
+                f.duplicate.get_or_insert(key.into_owned());
                 map.next_value::<IgnoredAny>()?;
             } else {
                 *slot = Some(map.next_value()?);
@@ -515,9 +519,50 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     }
 }
 
-impl Fields {
+/// A member name: borrowed from the text unless it holds an escape.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl<'de> Visitor<'de> for NameVisitor {
+    type Value = Name<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v)))
+    }
+}
+
+/// A JSON string's value without copying it when it has no escape; `None`
+/// when `raw` is not a string.
+fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+        _ => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+impl Fields<'_> {
     fn validate(self) -> Result<Message, EnvelopeError> {
-        let id = match &self.id {
+        let id = match self.id {
             Some(raw) if raw.get() == "null" => None,
             Some(raw) => match Id::from_json(raw.get()) {
                 Some(id) => Some(id),
@@ -529,13 +574,17 @@ impl Fields {
         if let Some(key) = &self.duplicate {
             return fail(&format!("duplicate member \"{key}\""));
         }
-        if self.jsonrpc.as_deref() != Some("2.0") {
+        // A value that is not a string is compared as written (`2.0`).
+        let jsonrpc = self
+            .jsonrpc
+            .map(|raw| string_value(raw).unwrap_or(Cow::Borrowed(raw.get())));
+        if jsonrpc.as_deref() != Some("2.0") {
             return fail("\"jsonrpc\" must be \"2.0\"");
         }
-        let method = match &self.method {
-            Some(raw) => match serde_json::from_str::<String>(raw.get()) {
-                Ok(m) => Some(m.into_boxed_str()),
-                Err(_) => return fail("\"method\" must be a string"),
+        let method = match self.method {
+            Some(raw) => match string_value(raw) {
+                Some(m) => Some(Box::<str>::from(m)),
+                None => return fail("\"method\" must be a string"),
             },
             None => None,
         };

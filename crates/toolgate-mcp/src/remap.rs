@@ -25,10 +25,19 @@ impl Message {
     /// becomes the same number. Returns the client's id and progress token.
     pub fn remap_request(&mut self, upstream_id: u64) -> Result<(Id, Option<Id>), RemapError> {
         let id = self.id().cloned().ok_or(RemapError::NoId)?;
-        let progress_token = self
-            .params_view()
-            .map_err(|e| RemapError::Params(e.to_string()))?
-            .progress_token();
+        // Nearly no request carries a progress token, and its params were
+        // already read for policy: text that cannot spell the key (not even
+        // with a `\u` escape) is not parsed again.
+        let may_have_token = self
+            .params()
+            .is_some_and(|p| RawObject::may_hold(p.get(), "progressToken"));
+        let progress_token = if may_have_token {
+            self.params_view()
+                .map_err(|e| RemapError::Params(e.to_string()))?
+                .progress_token()
+        } else {
+            None
+        };
         if progress_token.is_some() {
             let mut params =
                 RawObject::parse(self.params()).map_err(|e| RemapError::Edit(e.to_string()))?;
@@ -45,9 +54,77 @@ impl Message {
 
     /// Whether the result is a tool result with `isError: true`.
     pub fn result_is_error(&self) -> bool {
+        // Asked of every tool result, and the key is nearly always absent:
+        // text that cannot spell it (not even with a `\u` escape) is not
+        // parsed.
+        let Some(text) = self.result_raw().map(|r| r.get()) else {
+            return false;
+        };
+        if !RawObject::may_hold(text, "isError") {
+            return false;
+        }
         RawObject::parse(self.result_raw())
             .ok()
             .and_then(|r| r.get_as::<bool>("isError"))
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::message::{Id, Message, Payload};
+
+    fn request(text: &str) -> Message {
+        match Payload::parse(text.as_bytes()).expect("valid JSON") {
+            Payload::Single(m) => m.expect("valid message"),
+            Payload::Batch(_) => panic!("unexpected batch"),
+        }
+    }
+
+    #[test]
+    fn a_progress_token_becomes_the_upstream_id_however_its_key_is_written() {
+        for key in ["progressToken", r"progress\u0054oken"] {
+            let text = format!(
+                r#"{{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{{"name":"t","_meta":{{"{key}":"p9"}}}}}}"#
+            );
+            let mut m = request(&text);
+            let (id, token) = m.remap_request(42).expect("remapped");
+            assert_eq!(id.as_json(), r#""c1""#, "{key}");
+            assert_eq!(token.as_ref().map(Id::as_json), Some(r#""p9""#), "{key}");
+            assert_eq!(m.id().map(Id::as_json), Some("42"));
+            let view = m.params_view().expect("params");
+            assert_eq!(
+                view.progress_token().as_ref().map(Id::as_json),
+                Some("42"),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn is_error_is_read_however_it_is_written() {
+        let cases = [
+            (r#"{"content":[],"isError":true}"#, true),
+            (r#"{"content":[],"is\u0045rror":true}"#, true),
+            (r#"{"content":[],"isError":false}"#, false),
+            (r#"{"content":[{"type":"text","text":"isError"}]}"#, false),
+            (r#"{"content":[]}"#, false),
+        ];
+        for (result, expected) in cases {
+            let m = request(&format!(r#"{{"jsonrpc":"2.0","id":1,"result":{result}}}"#));
+            assert_eq!(m.result_is_error(), expected, "{result}");
+        }
+    }
+
+    #[test]
+    fn params_without_a_progress_token_pass_byte_for_byte() {
+        let params = r#"{"name":"t","arguments":{"note":"progress later", "n": 1}}"#;
+        let mut m = request(&format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{params}}}"#
+        ));
+        let (id, token) = m.remap_request(3).expect("remapped");
+        assert_eq!((id.as_json(), token), ("7", None));
+        assert_eq!(m.params().map(|p| p.get()), Some(params));
+        assert_eq!(m.id().map(Id::as_json), Some("3"));
     }
 }

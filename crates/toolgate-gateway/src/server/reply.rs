@@ -26,24 +26,32 @@ pub(crate) struct Accepts {
 impl Accepts {
     /// Reads `Accept`; a missing header or `*/*` accepts both.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Accepts {
-        let values: Vec<&str> = headers
-            .get_all(header::ACCEPT)
+        // One pass over the media ranges, nothing collected: this runs for
+        // every POST.
+        let mut seen = false;
+        let mut accepts = Accepts {
+            json: false,
+            sse: false,
+        };
+        let values = headers.get_all(header::ACCEPT);
+        for range in values
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .map(|v| v.split(';').next().unwrap_or("").trim())
-            .collect();
-        if values.is_empty() {
+        {
+            seen = true;
+            let t = range.split(';').next().unwrap_or("").trim();
+            let is = |m: &str| t.eq_ignore_ascii_case(m);
+            accepts.json |= is("application/json") || is("application/*") || is("*/*");
+            accepts.sse |= is("text/event-stream") || is("text/*") || is("*/*");
+        }
+        if !seen {
             return Accepts {
                 json: true,
                 sse: true,
             };
         }
-        let has = |t: &str| values.iter().any(|v| v.eq_ignore_ascii_case(t));
-        Accepts {
-            json: has("application/json") || has("application/*") || has("*/*"),
-            sse: has("text/event-stream") || has("text/*") || has("*/*"),
-        }
+        accepts
     }
 }
 
@@ -220,6 +228,17 @@ mod tests {
                 sse: false
             }
         );
+    }
+
+    #[test]
+    fn accept_headers_add_up_and_ignore_case() {
+        let mut h = HeaderMap::new();
+        h.append(header::ACCEPT, HeaderValue::from_static("Application/JSON"));
+        h.append(header::ACCEPT, HeaderValue::from_static("text/*; q=0.5"));
+        let both = Accepts::from_headers(&h);
+        assert_eq!((both.json, both.sse), (true, true));
+        let empty = accepts(Some(""));
+        assert_eq!((empty.json, empty.sse), (false, false), "present but empty");
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub(super) fn is_input_required(resp: &Message) -> bool {
     let Some(raw) = resp.result_raw().map(|r| r.get()) else {
         return false;
     };
-    if !raw.contains("resultType") && !raw.contains("\\u") {
+    if !RawObject::may_hold(raw, "resultType") {
         return false;
     }
     RawObject::parse(resp.result_raw())

@@ -146,7 +146,7 @@ impl HttpConn {
     ) -> Result<Exchange, UpstreamError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let originals = rewrite::map_request(&mut msg, id)?;
-        let req = self.build_post(&msg, extra)?;
+        let req = self.build_post(&msg, extra);
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (resp_tx, resp_rx) = oneshot::channel();
         let me = self.me.clone();
@@ -185,43 +185,52 @@ impl HttpConn {
             .with_driver(driver.map(drop)))
     }
 
-    fn base_request(&self, method: Method, accept: &'static str) -> http::request::Builder {
-        let mut b = http::Request::builder()
-            .method(method)
-            .uri(self.target.url.clone())
-            .header(ACCEPT, accept);
+    /// A request to the endpoint with the headers every request carries,
+    /// built in place: `http::request::Builder` moves the whole request
+    /// through each `.header()` and parses every value again (4k
+    /// instructions a call, more than the rest of sending it).
+    fn base_request(
+        &self,
+        method: Method,
+        accept: &'static str,
+        body: Bytes,
+    ) -> http::Request<Full<Bytes>> {
+        let mut req = http::Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = self.target.url.clone();
+        let h = req.headers_mut();
+        h.append(ACCEPT, HeaderValue::from_static(accept));
         for (k, v) in &self.target.headers {
-            b = b.header(k, v);
+            h.append(k, v.clone());
         }
         let shared = self.shared.lock();
         if let Some(sid) = &shared.session_id {
-            b = b.header(&header_names::SESSION_ID, sid);
+            h.append(header_names::SESSION_ID.clone(), sid.clone());
         }
         // A stateless request names its version itself (from `_meta`).
         if let (Some(v), Generation::Sessionful) = (shared.protocol, self.generation) {
-            b = b.header(&header_names::PROTOCOL_VERSION, v.as_str());
+            h.append(
+                header_names::PROTOCOL_VERSION.clone(),
+                HeaderValue::from_static(v.as_str()),
+            );
         }
-        b
+        req
     }
 
-    fn build_post(
-        &self,
-        msg: &Message,
-        extra: HeaderMap,
-    ) -> Result<http::Request<Full<Bytes>>, UpstreamError> {
-        let mut b = self
-            .base_request(Method::POST, "application/json, text/event-stream")
-            .header(CONTENT_TYPE, "application/json");
+    fn build_post(&self, msg: &Message, extra: HeaderMap) -> http::Request<Full<Bytes>> {
+        let body = Bytes::from(msg.to_bytes());
+        let mut req = self.base_request(Method::POST, "application/json, text/event-stream", body);
+        let h = req.headers_mut();
+        h.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.generation == Generation::Stateless {
             for (name, value) in stateless_headers(msg) {
-                b = b.header(name, value);
+                h.append(name, value);
             }
         }
         for (k, v) in &extra {
-            b = b.header(k, v);
+            h.append(k, v.clone());
         }
-        b.body(Full::new(Bytes::from(msg.to_bytes())))
-            .map_err(|e| UpstreamError::Protocol(format!("building request: {e}")))
+        req
     }
 
     async fn run_exchange(
@@ -335,13 +344,13 @@ impl HttpConn {
         &self,
         last_event_id: Option<&str>,
     ) -> Result<super::http_client::UpstreamBody, UpstreamError> {
-        let mut b = self.base_request(Method::GET, "text/event-stream");
+        let mut req = self.base_request(Method::GET, "text/event-stream", Bytes::new());
         if let Some(last) = last_event_id {
-            b = b.header(&header_names::LAST_EVENT_ID, last);
+            let last = HeaderValue::from_str(last)
+                .map_err(|e| UpstreamError::Protocol(format!("Last-Event-ID: {e}")))?;
+            req.headers_mut()
+                .append(header_names::LAST_EVENT_ID.clone(), last);
         }
-        let req = b
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         let resp = self.client.send(req).await?;
         let status = resp.status();
         if status.is_success() && content_type(resp.headers()).starts_with("text/event-stream") {
@@ -368,7 +377,7 @@ impl HttpConn {
         if let Some(e) = &self.shared.lock().closed {
             return Err(e.clone());
         }
-        let req = self.build_post(&msg, HeaderMap::new())?;
+        let req = self.build_post(&msg, HeaderMap::new());
         let sent_session = req.headers().contains_key(&header_names::SESSION_ID);
         let resp = self.client.send(req).await?;
         let status = resp.status();
@@ -400,12 +409,8 @@ impl HttpConn {
     pub(crate) async fn close(&self) {
         let session = self.detach();
         if session.is_some() {
-            let req = self
-                .base_request(Method::DELETE, "application/json")
-                .body(Full::new(Bytes::new()));
-            if let Ok(req) = req {
-                let _ = tokio::time::timeout(Duration::from_secs(2), self.client.send(req)).await;
-            }
+            let req = self.base_request(Method::DELETE, "application/json", Bytes::new());
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.client.send(req)).await;
         }
     }
 

@@ -85,6 +85,16 @@ fn invalid_envelopes_are_rejected_with_their_id() {
             Some("7"),
             "duplicate",
         ),
+        (
+            r#"{"jsonrpc":"2.0","jsonrpc":"2.0","id":8,"method":"a"}"#,
+            Some("8"),
+            "duplicate member \"jsonrpc\"",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":9,"\u0069d":10,"method":"a"}"#,
+            Some("10"),
+            "duplicate member \"id\"",
+        ),
         (r#"17"#, None, "object"),
     ];
     for (text, id, needle) in cases {
@@ -92,6 +102,28 @@ fn invalid_envelopes_are_rejected_with_their_id() {
         assert_eq!(err.id.as_ref().map(Id::as_json), id, "{text}");
         assert!(err.reason.contains(needle), "{text}: {}", err.reason);
     }
+}
+
+#[test]
+fn escaped_member_names_and_methods_read_as_their_values() {
+    // Names and strings are borrowed from the text unless they hold an
+    // escape; both ways must read the same.
+    let m = single(r#"{"jsonr\u0070c":"2.\u0030","\u0069d":1,"method":"tools\/call","params":{}}"#)
+        .expect("valid");
+    assert_eq!(m.kind(), Kind::Request);
+    assert_eq!(m.id().map(Id::as_json), Some("1"));
+    assert_eq!(m.method(), Some("tools/call"));
+    let n = single(r#"{"jsonrpc":"2.0","method":"notifications/progress","x-\u0076":true}"#)
+        .expect("valid");
+    assert_eq!(n.method(), Some("notifications/progress"));
+    assert!(
+        String::from_utf8(n.to_bytes())
+            .expect("utf-8")
+            .contains(r#""x-v":true"#)
+    );
+    // As before: a `jsonrpc` that is not a string is compared as written.
+    assert!(single(r#"{"jsonrpc":2.0,"id":1,"method":"a"}"#).is_ok());
+    assert!(single(r#"{"jsonrpc":2,"id":1,"method":"a"}"#).is_err());
 }
 
 #[test]
