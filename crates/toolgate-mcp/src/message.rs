@@ -478,45 +478,46 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut f = Fields::default();
         while let Some(Name(key)) = map.next_key::<Name<'de>>()? {
-            let borrowed = match &*key {
-                "jsonrpc" => Some(&mut f.jsonrpc),
-                "id" => Some(&mut f.id),
-                "method" => Some(&mut f.method),
-                _ => None,
-            };
-            if let Some(slot) = borrowed {
-                if slot.is_some() {
-                    f.duplicate.get_or_insert_with(|| key.clone().into_owned());
-                }
-                *slot = Some(map.next_value()?);
-                continue;
-            }
-            let slot = match &*key {
-                "params" => &mut f.params,
-                "result" => &mut f.result,
-                "error" => &mut f.error,
+            let dup = &mut f.duplicate;
+            match &*key {
+                "jsonrpc" => fill(&mut map, &mut f.jsonrpc, &key, dup)?,
+                "id" => fill(&mut map, &mut f.id, &key, dup)?,
+                "method" => fill(&mut map, &mut f.method, &key, dup)?,
+                "params" => fill(&mut map, &mut f.params, &key, dup)?,
+                "result" => fill(&mut map, &mut f.result, &key, dup)?,
+                "error" => fill(&mut map, &mut f.error, &key, dup)?,
                 _ => {
                     if f.extra.iter().any(|(k, _)| **k == *key) {
-                        f.duplicate.get_or_insert(key.into_owned());
+                        dup.get_or_insert(key.into_owned());
                         map.next_value::<IgnoredAny>()?;
                     } else {
                         let v: Box<RawValue> = map.next_value()?;
                         f.extra.push((key.into_owned().into_boxed_str(), v));
                     }
-                    continue;
                 }
-            };
-            if slot.is_some() {
-                // A second `method` or `params` could make the gateway judge one
-                // thing and the upstream run another: refuse the message.
-                f.duplicate.get_or_insert(key.into_owned());
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                *slot = Some(map.next_value()?);
             }
         }
         Ok(f)
     }
+}
+
+/// Reads a member's value into `slot`; a second one is ignored and the
+/// member named as a duplicate. A second `method` or `params` could make
+/// the gateway judge one thing and the upstream run another: validation
+/// refuses the message.
+fn fill<'de, A: MapAccess<'de>, T: serde::Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    key: &str,
+    duplicate: &mut Option<String>,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        duplicate.get_or_insert_with(|| key.to_owned());
+        map.next_value::<IgnoredAny>()?;
+    } else {
+        *slot = Some(map.next_value()?);
+    }
+    Ok(())
 }
 
 /// A member name: borrowed from the text unless it holds an escape.

@@ -92,7 +92,7 @@ fn invalid_envelopes_are_rejected_with_their_id() {
         ),
         (
             r#"{"jsonrpc":"2.0","id":9,"\u0069d":10,"method":"a"}"#,
-            Some("10"),
+            Some("9"),
             "duplicate member \"id\"",
         ),
         (r#"17"#, None, "object"),
