@@ -125,21 +125,12 @@ impl Audit for AuditLog {
 
 /// `<boot>-<n>`, written without the formatter (once per record).
 fn request_id(boot: &str, n: u64) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut id = String::with_capacity(boot.len() + 1 + digits.len() - at);
+    let mut digits = itoa::Buffer::new();
+    let n = digits.format(n);
+    let mut id = String::with_capacity(boot.len() + 1 + n.len());
     id.push_str(boot);
     id.push('-');
-    id.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id.push_str(n);
     id
 }
 
