@@ -50,30 +50,16 @@ token=toolgate-load-bearer-token-0001
 # Whatever happens, leave no fixture or gateway behind.
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=lib/stack.sh
+. scripts/lib/stack.sh
 
 measure() {
-  local bin=$1 name dir fx_port gw_port fx vg
+  local bin=$1 name vg url
   name=$(basename "$bin")-$(date +%s)
-  dir=$(mktemp -d)
-  fx_port=$(free_port)
-  gw_port=$(free_port)
-  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
-  fx=$!
-  "$load" config --dir "$dir" --listen "127.0.0.1:$gw_port" \
-    --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null
-  (cd "$dir" && TOOLGATE_LOG=warn exec valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$out/$name.cg" "$bin" serve --config toolgate.yaml) \
-    >"$out/$name.log" 2>&1 &
-  vg=$!
-  local url="http://127.0.0.1:$gw_port"
-  for _ in $(seq 1 120); do
-    curl -sf -o /dev/null "$url/healthz" && break
-    sleep 0.5
-  done
-  curl -sf -o /dev/null "$url/healthz" || { echo "$bin: the gateway did not start (see $out/$name.log)" >&2; kill $vg $fx; return 1; }
+  start_stack "$out/$name.log" valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$out/$name.cg" "$bin" || { echo "$bin: no gateway" >&2; return 1; }
+  vg=$stack_gw
+  url=$stack_url
   "$load" run --url "$url/mcp/crm" --token $token --concurrency "$concurrency" \
     --duration 2s --no-pin >/dev/null
   callgrind_control -i on $vg >/dev/null 2>&1
@@ -81,11 +67,11 @@ measure() {
     --duration "$duration" --no-pin --json >"$out/$name.run.json"
   callgrind_control -i off $vg >/dev/null 2>&1
   callgrind_control -d $vg >/dev/null 2>&1
-  kill $vg $fx
+  kill $vg $stack_fx
   wait $vg 2>/dev/null || true
   # The dump taken above is `.1`; the file written at exit counted nothing.
   mv "$out/$name.cg.1" "$out/$name.cg"
-  rm -rf "$dir"
+  rm -rf "$stack_dir"
   python3 - "$bin" "$out/$name.cg" "$out/$name.run.json" <<'PY'
 import json, re, subprocess, sys
 bin_, cg, run = sys.argv[1:]
@@ -101,7 +87,9 @@ def annotate(inclusive):
 def ir(line):
     return int(line.split()[0].replace(",", ""))
 prepare = next((ir(l) for l in annotate("yes") if "sqlite3.c:sqlite3Prepare " in l), 0)
-sha = sum(ir(l) for l in annotate("no") if "sha256::compress256" in l)
+# sha2's functions, and its code inlined elsewhere (a PGO build inlines
+# parts of the compression into its callers), named by sha2's source file.
+sha = sum(ir(l) for l in annotate("no") if ":sha2::sha256::" in l or "/src/sha256/soft.rs:" in l)
 print(f"{bin_}: {calls} calls, {total / calls:,.0f} instructions per call; "
       f"{(total - prepare - sha) / calls:,.0f} without SHA-256 ({sha / calls:,.0f}) "
       f"and SQLite statement preparation ({prepare / calls:,.0f}); {cg}")

@@ -1,5 +1,7 @@
 //! Canonical JSON (what the hashes cover) and redaction of secrets.
 
+use std::cell::RefCell;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -11,7 +13,9 @@ pub const REDACTED: &str = "[REDACTED]";
 /// numbers as serde_json prints them. The same value gives the same text
 /// whatever its key order.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
+    // Sized for a typical call's arguments: grown from empty, the text was
+    // reallocated four or five times.
+    let mut out = String::with_capacity(256);
     write_canonical(v, &mut out);
     out
 }
@@ -81,7 +85,8 @@ pub(crate) fn write_string(s: &str, out: &mut String) {
 
 /// A list of strings as a canonical JSON array.
 pub(crate) fn string_array(items: &[String]) -> String {
-    let mut out = String::new();
+    // Exact unless a string needs escapes: quotes and a comma each.
+    let mut out = String::with_capacity(2 + items.iter().map(|s| s.len() + 3).sum::<usize>());
     write_string_array(items, &mut out);
     out
 }
@@ -128,10 +133,41 @@ pub(crate) fn write_number(n: impl std::fmt::Display, out: &mut String) {
 
 /// Hex SHA-256 of [`canonical_json`].
 pub fn arguments_sha256(v: &Value) -> String {
-    sha256_hex(canonical_json(v).as_bytes())
+    sha256_of(|out| write_canonical(v, out))
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// A scratch buffer this large or larger is not kept for the next hash.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Hex SHA-256 of the text `write` appends to an empty buffer. The buffer
+/// is kept per thread and reused: every call's arguments digest (on the
+/// runtime) and every record's hash (on the audit writer) was a `String`
+/// grown from empty and thrown away, four or five reallocations each.
+pub(crate) fn sha256_of(write: impl FnOnce(&mut String)) -> String {
+    thread_local! {
+        static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut text) => {
+            text.clear();
+            write(&mut text);
+            let hex = sha256_hex(text.as_bytes());
+            if text.capacity() >= SCRATCH_KEEP {
+                // One large argument must not pin its buffer for good.
+                *text = String::new();
+            }
+            hex
+        }
+        // Only if `write` hashed something itself: a buffer of its own.
+        Err(_) => {
+            let mut text = String::new();
+            write(&mut text);
+            sha256_hex(text.as_bytes())
+        }
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
@@ -209,6 +245,30 @@ mod tests {
         assert_eq!(canonical_json(&a), canonical_json(&b));
         assert_eq!(arguments_sha256(&a), arguments_sha256(&b));
         assert_ne!(arguments_sha256(&a), arguments_sha256(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn the_reused_buffer_hashes_each_text_alone() {
+        // Known digests (sha256sum): the buffer is cleared between uses,
+        // whatever the previous text's size, and a hash taken while
+        // writing another gets a buffer of its own.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let big = "x".repeat(SCRATCH_KEEP + 1);
+        assert_eq!(sha256_of(|t| t.push_str(&big)).len(), 64);
+        assert_eq!(sha256_of(|t| t.push_str("abc")), abc);
+        assert_eq!(sha256_of(|_| {}), empty);
+        let mut inner = String::new();
+        let outer = sha256_of(|t| {
+            t.push_str("ab");
+            inner = sha256_of(|u| u.push_str("abc"));
+            t.push('c');
+        });
+        assert_eq!((outer.as_str(), inner.as_str()), (abc, abc));
+        assert_eq!(
+            arguments_sha256(&json!("abc")),
+            sha256_of(|t| t.push_str("\"abc\""))
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! stored chain to find the first record that was edited, inserted or
 //! deleted (what that can and cannot detect: [`VerifyReport`]).
 
-use crate::canonical::sha256_hex;
+use crate::canonical::sha256_of;
 use crate::record::{AuditRecord, StoredRecord};
 
 /// The `prev_hash` of the first record: 64 zeros.
@@ -13,11 +13,11 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// with microseconds). `record` must be [normalized](AuditRecord::normalized)
 /// for the hash to match what is stored.
 pub fn record_hash(prev_hash: &str, seq: i64, record: &AuditRecord) -> String {
-    let mut text = String::with_capacity(prev_hash.len() + 512);
-    text.push_str(prev_hash);
-    text.push('\n');
-    record.write_hashed(seq, &mut text);
-    sha256_hex(text.as_bytes())
+    sha256_of(|text| {
+        text.push_str(prev_hash);
+        text.push('\n');
+        record.write_hashed(seq, text);
+    })
 }
 
 /// The last record of a chain (seq 0 and [`GENESIS_HASH`] when empty).

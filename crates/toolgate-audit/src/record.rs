@@ -125,7 +125,7 @@ impl AuditRecord {
     /// chain hashes) without building a `Value`: the fields are listed in
     /// canonical key order. A test keeps this equal to the serde form.
     pub(crate) fn write_hashed(&self, seq: i64, out: &mut String) {
-        let time = rfc3339::format(self.time);
+        let time = rfc3339::Stamp::of(self.time);
         let fields: [(&str, Field<'_>); 20] = [
             ("argument_keys", Field::Keys(&self.argument_keys)),
             ("arguments", Field::Json(self.arguments.as_ref())),
@@ -149,7 +149,7 @@ impl AuditRecord {
             ("server", Field::Text(Some(&self.server))),
             ("session", Field::Text(self.session.as_deref())),
             ("target", Field::Text(self.target.as_deref())),
-            ("time", Field::Text(Some(&time))),
+            ("time", Field::Text(Some(time.as_str()))),
             ("upstream", Field::Text(Some(&self.upstream))),
             ("upstream_micros", Field::Unsigned(self.upstream_micros)),
             ("verdict", Field::Text(Some(&self.verdict))),

@@ -23,24 +23,38 @@ fn micros(t: SystemTime) -> u64 {
 }
 
 /// `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (after [`normalize`]).
-///
-/// Digits are written into a fixed buffer: the audit writer formats every
-/// record's time twice (its hash, its row), and `format!` was a visible
-/// share of the writer's profile.
 pub fn format(t: SystemTime) -> String {
-    let us = micros(t);
-    let secs = us / 1_000_000;
-    let (days, sod) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut b = *b"0000-00-00T00:00:00.000000Z";
-    put_digits(&mut b[0..4], y);
-    put_digits(&mut b[5..7], m);
-    put_digits(&mut b[8..10], d);
-    put_digits(&mut b[11..13], sod / 3600);
-    put_digits(&mut b[14..16], sod % 3600 / 60);
-    put_digits(&mut b[17..19], sod % 60);
-    put_digits(&mut b[20..26], us % 1_000_000);
-    b.iter().map(|&c| char::from(c)).collect()
+    Stamp::of(t).as_str().to_owned()
+}
+
+/// [`format`]'s text in a fixed buffer, for writing or binding where it
+/// lies: the audit writer needs every record's time twice (its hash, its
+/// row), and a `String` each time was an allocation each.
+pub(crate) struct Stamp([u8; 27]);
+
+impl Stamp {
+    /// Digits written into the buffer (`format!` was a visible share of
+    /// the writer's profile).
+    pub(crate) fn of(t: SystemTime) -> Stamp {
+        let us = micros(t);
+        let secs = us / 1_000_000;
+        let (days, sod) = (secs / 86_400, secs % 86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        put_digits(&mut b[0..4], y);
+        put_digits(&mut b[5..7], m);
+        put_digits(&mut b[8..10], d);
+        put_digits(&mut b[11..13], sod / 3600);
+        put_digits(&mut b[14..16], sod % 3600 / 60);
+        put_digits(&mut b[17..19], sod % 60);
+        put_digits(&mut b[20..26], us % 1_000_000);
+        Stamp(b)
+    }
+
+    /// The text (ASCII digits and separators only, so never empty).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Writes `n`'s last `slot.len()` decimal digits, zero-padded.

@@ -182,11 +182,12 @@ fn append(
             }
             record.normalize();
             let link = head.next(record);
+            let time = rfc3339::Stamp::of(record.time);
             // In `row::COLUMNS` order, as `insert_sql` names them.
             insert
                 .execute(params![
                     link.seq,
-                    rfc3339::format(record.time),
+                    time.as_str(),
                     record.request_id,
                     record.grant,
                     record.principal,

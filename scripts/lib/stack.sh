@@ -1,0 +1,37 @@
+# Sourced by the scripts that run toolgate in front of the load harness's
+# fixture with `compare`'s config and policy (bench-instructions.sh,
+# build-pgo.sh). Needs $load (a toolgate-load binary), curl and python3.
+#
+#   start_stack LOG CMD...   # CMD (e.g. valgrind ... toolgate) gets `serve --config toolgate.yaml`
+#
+# Starts a fixture on a free port, writes the config into a temp directory
+# ($stack_dir), runs `CMD serve --config toolgate.yaml` there with its
+# output in LOG, and waits up to a minute for /healthz. Sets $stack_fx and
+# $stack_gw (the pids) and $stack_url; returns 1 if the gateway did not
+# come up (both stopped). The caller removes $stack_dir.
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_stack() {
+  local log=$1 fx_port gw_port
+  shift
+  stack_dir=$(mktemp -d)
+  fx_port=$(free_port)
+  gw_port=$(free_port)
+  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
+  stack_fx=$!
+  "$load" config --dir "$stack_dir" --listen "127.0.0.1:$gw_port" \
+    --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null
+  (cd "$stack_dir" && TOOLGATE_LOG=warn exec "$@" serve --config toolgate.yaml) >"$log" 2>&1 &
+  stack_gw=$!
+  stack_url="http://127.0.0.1:$gw_port"
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "$stack_url/healthz" && return 0
+    sleep 0.5
+  done
+  echo "the gateway did not start (see $log)" >&2
+  kill "$stack_gw" "$stack_fx" 2>/dev/null || true
+  return 1
+}
