@@ -67,11 +67,9 @@ measure() {
     --duration "$duration" --no-pin --json >"$out/$name.run.json"
   callgrind_control -i off $vg >/dev/null 2>&1
   callgrind_control -d $vg >/dev/null 2>&1
-  kill $vg $stack_fx
-  wait $vg 2>/dev/null || true
+  stop_stack
   # The dump taken above is `.1`; the file written at exit counted nothing.
   mv "$out/$name.cg.1" "$out/$name.cg"
-  rm -rf "$stack_dir"
   python3 - "$bin" "$out/$name.cg" "$out/$name.run.json" <<'PY'
 import json, re, subprocess, sys
 bin_, cg, run = sys.argv[1:]

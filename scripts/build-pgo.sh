@@ -26,16 +26,24 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 out=$root/target/pgo
 data=$out/profraw
+# With an explicit target, the flags below reach toolgate and its
+# dependencies but not build scripts and proc-macros (which would write
+# profiles of their own while building, and take the instrumentation's
+# cost for nothing).
+host=$(rustc -vV | sed -n 's/^host: //p')
 
 find_profdata() {
   if [ -n "${LLVM_PROFDATA:-}" ]; then echo "$LLVM_PROFDATA"; return; fi
-  local v
+  # rustup's llvm-tools component matches rustc's LLVM exactly.
+  local v p tools
+  tools="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
+  if [ -x "$tools" ]; then echo "$tools"; return; fi
   for v in 24 23 22 21 20 19; do
     for p in "llvm-profdata-$v" "/usr/lib/llvm-$v/bin/llvm-profdata"; do
       if command -v "$p" >/dev/null; then command -v "$p"; return; fi
     done
   done
-  echo "$0: no llvm-profdata new enough for rustc's LLVM (apt-get install llvm-19, or set LLVM_PROFDATA)" >&2
+  echo "$0: no llvm-profdata new enough for rustc's LLVM (rustup component add llvm-tools, apt-get install llvm-19, or set LLVM_PROFDATA)" >&2
   exit 1
 }
 profdata=$(find_profdata)
@@ -44,19 +52,21 @@ for tool in curl python3; do
 done
 
 echo "== 1/3: instrumented build" >&2
-rm -rf "$data"
-mkdir -p "$data"
-RUSTFLAGS="-Cprofile-generate=$data" cargo build --locked --profile dist -p toolgate \
-  --target-dir "$out/gen" >&2
+# CARGO_ENCODED_RUSTFLAGS: one flag, whatever spaces the path holds.
+CARGO_ENCODED_RUSTFLAGS="-Cprofile-generate=$data" cargo build --locked --profile dist \
+  -p toolgate --target "$host" --target-dir "$out/gen" >&2
 cargo build --release --locked -p toolgate-load >&2
 load=$(realpath "${CARGO_TARGET_DIR:-target}/release/toolgate-load")
+# Only the training's profile: nothing else may have written here.
+rm -rf "$data"
+mkdir -p "$data"
 
 echo "== 2/3: training load" >&2
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 # shellcheck source=lib/stack.sh
 . scripts/lib/stack.sh
 mkdir -p "$out"
-start_stack "$out/training-gateway.log" "$out/gen/dist/toolgate" || exit 1
+start_stack "$out/training-gateway.log" "$out/gen/$host/dist/toolgate" || exit 1
 url=$stack_url
 # Mostly forwarded calls (echo, allowed by its conditions), as in
 # production; then calls the policy denies (a failed requirement, a
@@ -68,15 +78,13 @@ for spec in echo:6s createLead:1s getLead:1s updateDeal:1s deleteEverything:1s; 
       --tool "${spec%:*}" --concurrency "$c" --duration "${spec#*:}" --no-pin >/dev/null || true
   done
 done
-kill -TERM "$stack_gw"
-wait "$stack_gw" || true
-kill "$stack_fx" 2>/dev/null || true
-rm -rf "$stack_dir"
+# SIGTERM: the gateway exits cleanly, and the profile is written at exit.
+stop_stack
 ls "$data"/*.profraw >/dev/null 2>&1 || { echo "$0: the gateway wrote no profile" >&2; exit 1; }
 "$profdata" merge -o "$out/toolgate.profdata" "$data"/*.profraw
 
 echo "== 3/3: optimized build" >&2
-RUSTFLAGS="-Cprofile-use=$out/toolgate.profdata" cargo build --locked --profile dist -p toolgate \
-  --target-dir "$out/use" >&2
-cp "$out/use/dist/toolgate" "$out/toolgate"
+CARGO_ENCODED_RUSTFLAGS="-Cprofile-use=$out/toolgate.profdata" cargo build --locked \
+  --profile dist -p toolgate --target "$host" --target-dir "$out/use" >&2
+cp "$out/use/$host/dist/toolgate" "$out/toolgate"
 echo "$out/toolgate"

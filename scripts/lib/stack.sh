@@ -8,7 +8,7 @@
 # ($stack_dir), runs `CMD serve --config toolgate.yaml` there with its
 # output in LOG, and waits up to a minute for /healthz. Sets $stack_fx and
 # $stack_gw (the pids) and $stack_url; returns 1 if the gateway did not
-# come up (both stopped). The caller removes $stack_dir.
+# come up (everything stopped and removed). `stop_stack` ends a stack.
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -17,21 +17,40 @@ free_port() {
 start_stack() {
   local log=$1 fx_port gw_port
   shift
+  stack_gw=
   stack_dir=$(mktemp -d)
   fx_port=$(free_port)
   gw_port=$(free_port)
   "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
   stack_fx=$!
-  "$load" config --dir "$stack_dir" --listen "127.0.0.1:$gw_port" \
-    --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null
+  # Callers use `start_stack ... ||`, which turns `set -e` off in here:
+  # each step's failure is checked by hand.
+  if ! "$load" config --dir "$stack_dir" --listen "127.0.0.1:$gw_port" \
+    --upstream "http://127.0.0.1:$fx_port/mcp" >/dev/null; then
+    echo "toolgate-load config failed" >&2
+    stop_stack
+    return 1
+  fi
   (cd "$stack_dir" && TOOLGATE_LOG=warn exec "$@" serve --config toolgate.yaml) >"$log" 2>&1 &
   stack_gw=$!
   stack_url="http://127.0.0.1:$gw_port"
   for _ in $(seq 1 120); do
     curl -sf -o /dev/null "$stack_url/healthz" && return 0
+    kill -0 "$stack_gw" 2>/dev/null || break
     sleep 0.5
   done
   echo "the gateway did not start (see $log)" >&2
-  kill "$stack_gw" "$stack_fx" 2>/dev/null || true
+  stop_stack
   return 1
+}
+
+# Stops the gateway (SIGTERM, so it exits cleanly and an instrumented build
+# writes its profile) and the fixture, waits for both, removes $stack_dir.
+stop_stack() {
+  if [ -n "${stack_gw:-}" ]; then kill -TERM "$stack_gw" 2>/dev/null || true; fi
+  if [ -n "${stack_fx:-}" ]; then kill "$stack_fx" 2>/dev/null || true; fi
+  if [ -n "${stack_gw:-}" ]; then wait "$stack_gw" 2>/dev/null || true; fi
+  if [ -n "${stack_fx:-}" ]; then wait "$stack_fx" 2>/dev/null || true; fi
+  rm -rf "${stack_dir:-}"
+  stack_gw='' stack_fx=''
 }

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -85,7 +86,7 @@ pub(crate) fn write_string(s: &str, out: &mut String) {
 
 /// A list of strings as a canonical JSON array.
 pub(crate) fn string_array(items: &[String]) -> String {
-    // Exact unless a string needs escapes: quotes and a comma each.
+    // Enough unless a string needs escapes: two quotes and a comma each.
     let mut out = String::with_capacity(2 + items.iter().map(|s| s.len() + 3).sum::<usize>());
     write_string_array(items, &mut out);
     out
@@ -139,32 +140,49 @@ pub fn arguments_sha256(v: &Value) -> String {
 /// A scratch buffer this large or larger is not kept for the next hash.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
+thread_local! {
+    /// [`sha256_of`]'s buffer, one per thread.
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// Hex SHA-256 of the text `write` appends to an empty buffer. The buffer
 /// is kept per thread and reused: every call's arguments digest (on the
 /// runtime) and every record's hash (on the audit writer) was a `String`
 /// grown from empty and thrown away, four or five reallocations each.
+/// It is zeroed after each hash: the arguments digest writes a call's
+/// arguments unredacted, and they must not outlive the call in a buffer
+/// kept for the thread's life.
 pub(crate) fn sha256_of(write: impl FnOnce(&mut String)) -> String {
-    thread_local! {
-        static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
-    }
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut text) => {
-            text.clear();
-            write(&mut text);
-            let hex = sha256_hex(text.as_bytes());
-            if text.capacity() >= SCRATCH_KEEP {
-                // One large argument must not pin its buffer for good.
-                *text = String::new();
+    let mut write = Some(write);
+    // `try_with`: a thread's locals may be gone while it exits;
+    // `try_borrow_mut`: `write` may hash something itself. Either way the
+    // text gets a buffer of its own (and `write` was not taken).
+    let reused = SCRATCH.try_with(|cell| {
+        let mut text = cell.try_borrow_mut().ok()?;
+        let hex = hash_in(&mut text, write.take()?);
+        if text.capacity() >= SCRATCH_KEEP {
+            // One large argument must not pin its buffer for good.
+            *text = String::new();
+        }
+        Some(hex)
+    });
+    match reused {
+        Ok(Some(hex)) => hex,
+        _ => hash_in(&mut String::new(), |text| {
+            if let Some(write) = write.take() {
+                write(text);
             }
-            hex
-        }
-        // Only if `write` hashed something itself: a buffer of its own.
-        Err(_) => {
-            let mut text = String::new();
-            write(&mut text);
-            sha256_hex(text.as_bytes())
-        }
-    })
+        }),
+    }
+}
+
+/// Clears `text`, lets `write` fill it, hashes it, and zeroes it.
+fn hash_in(text: &mut String, write: impl FnOnce(&mut String)) -> String {
+    text.clear();
+    write(text);
+    let hex = sha256_hex(text.as_bytes());
+    text.zeroize();
+    hex
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -249,15 +267,13 @@ mod tests {
 
     #[test]
     fn the_reused_buffer_hashes_each_text_alone() {
-        // Known digests (sha256sum): the buffer is cleared between uses,
-        // whatever the previous text's size, and a hash taken while
-        // writing another gets a buffer of its own.
+        // Known digests (sha256sum): a hash never sees the text before it,
+        // and one taken while writing another gets a buffer of its own.
         let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let big = "x".repeat(SCRATCH_KEEP + 1);
-        assert_eq!(sha256_of(|t| t.push_str(&big)).len(), 64);
         assert_eq!(sha256_of(|t| t.push_str("abc")), abc);
         assert_eq!(sha256_of(|_| {}), empty);
+        assert_eq!(sha256_of(|t| t.push_str("abc")), abc);
         let mut inner = String::new();
         let outer = sha256_of(|t| {
             t.push_str("ab");
@@ -265,10 +281,23 @@ mod tests {
             t.push('c');
         });
         assert_eq!((outer.as_str(), inner.as_str()), (abc, abc));
+        // `"abc"` with its quotes, as canonical JSON writes the string.
         assert_eq!(
             arguments_sha256(&json!("abc")),
-            sha256_of(|t| t.push_str("\"abc\""))
+            "6cc43f858fbb763301637b5af970e2a46b46f461f27e5a0f41e009c59b827b25"
         );
+    }
+
+    #[test]
+    fn a_small_buffer_is_kept_and_a_large_one_dropped() {
+        let scratch = || SCRATCH.with(|c| c.borrow().capacity());
+        sha256_of(|t| t.push_str("secret"));
+        let kept = scratch();
+        assert!(kept >= 6, "a small buffer is kept ({kept})");
+        // (That it is zeroed is zeroize's; reading the spare capacity to
+        // check would take `unsafe`, which this crate forbids.)
+        sha256_of(|t| t.push_str(&"x".repeat(SCRATCH_KEEP + 1)));
+        assert_eq!(scratch(), 0, "a buffer that grew past the limit is dropped");
     }
 
     #[test]

@@ -249,6 +249,21 @@ mod tests {
     use super::*;
     use crate::record::tests::full_record;
 
+    #[test]
+    fn a_record_hashes_as_it_always_has() {
+        // Computed at 86416ad, before the hashing buffer and the time's
+        // stack buffer: a log written by an older gateway must still verify.
+        let record = full_record().normalized();
+        assert_eq!(
+            record_hash(GENESIS_HASH, 1, &record),
+            "cecb504d60a4050b9ebd47ed666c8a34cf04c1b76a8e1b0ef8025d8826f7859e"
+        );
+        assert_eq!(
+            crate::canonical::arguments_sha256(record.arguments.as_ref().unwrap()),
+            "153de6fe7385c187114c1288b49a15fea265c5d307d100c86d749d3156934a73"
+        );
+    }
+
     fn chain(n: usize) -> (Vec<StoredRecord>, ChainHead) {
         let mut head = ChainHead::genesis();
         let records = head.link(vec![full_record(); n]);

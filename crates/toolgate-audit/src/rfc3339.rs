@@ -51,8 +51,10 @@ impl Stamp {
         Stamp(b)
     }
 
-    /// The text (ASCII digits and separators only, so never empty).
+    /// The text. Only ASCII digits and separators are ever written, so
+    /// the fallback (empty) cannot be reached.
     pub(crate) fn as_str(&self) -> &str {
+        debug_assert!(self.0.is_ascii());
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
