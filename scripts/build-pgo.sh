@@ -65,7 +65,6 @@ echo "== 2/3: training load" >&2
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 # shellcheck source=lib/stack.sh
 . scripts/lib/stack.sh
-mkdir -p "$out"
 start_stack "$out/training-gateway.log" "$out/gen/$host/dist/toolgate" || exit 1
 url=$stack_url
 # Mostly forwarded calls (echo, allowed by its conditions), as in
