@@ -419,7 +419,7 @@ impl Default for AuditConfig {
             redact_keys: None,
             durability: Durability::Default,
             batch_interval: Seconds(std::time::Duration::from_millis(200)),
-            batch_max: 128,
+            batch_max: 512,
             queue: 8192,
         }
     }

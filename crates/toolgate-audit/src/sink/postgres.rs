@@ -39,8 +39,9 @@ pub(super) const DIALECT: Dialect = Dialect {
 };
 
 /// Rows per INSERT: the server is another process, so one round trip per
-/// batch (far below PostgreSQL's limit of 65,535 bind parameters).
-const ROWS_PER_INSERT: usize = 500;
+/// batch of the default size (`batch_max`, 512; 11,264 bind parameters,
+/// far below PostgreSQL's limit of 65,535).
+const ROWS_PER_INSERT: usize = 512;
 
 /// The audit log in a PostgreSQL database.
 #[derive(Debug)]

@@ -35,9 +35,10 @@ pub enum Durability {
 /// How the writer batches.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
-    /// Most records in one transaction (default 128: larger batches made
-    /// the writer hold the runtime thread long enough to show in the
-    /// p99 of every call, docs/benchmarks.md).
+    /// Most records in one transaction (default 512: the rows are written
+    /// on a thread of their own that yields every few rows, so a larger
+    /// batch no longer holds the data path, and fewer commits rewrite
+    /// fewer pages: a lower p99 at concurrency 1, docs/benchmarks.md).
     pub batch_max: usize,
     /// Longest a record waits for its batch to fill (default 200 ms): a batch
     /// is committed at least this often while records arrive.
@@ -50,7 +51,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            batch_max: 128,
+            batch_max: 512,
             batch_interval: Duration::from_millis(200),
             queue: 8192,
         }
