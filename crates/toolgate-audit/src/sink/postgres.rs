@@ -39,9 +39,9 @@ pub(super) const DIALECT: Dialect = Dialect {
 };
 
 /// Rows per INSERT: the server is another process, so one round trip per
-/// batch of the default size (`batch_max`, 512; 11,264 bind parameters,
-/// far below PostgreSQL's limit of 65,535).
-const ROWS_PER_INSERT: usize = 512;
+/// batch of the default size (512 rows are 11,264 bind parameters, far
+/// below PostgreSQL's limit of 65,535).
+const ROWS_PER_INSERT: usize = crate::writer::DEFAULT_BATCH_MAX;
 
 /// The audit log in a PostgreSQL database.
 #[derive(Debug)]

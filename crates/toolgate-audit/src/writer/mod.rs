@@ -32,13 +32,17 @@ pub enum Durability {
     Strict,
 }
 
+/// The default most records per batch (PostgreSQL's rows per INSERT too).
+pub(crate) const DEFAULT_BATCH_MAX: usize = 512;
+
 /// How the writer batches.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
-    /// Most records in one transaction (default 512: the rows are written
-    /// on a thread of their own that yields every few rows, so a larger
-    /// batch no longer holds the data path, and fewer commits rewrite
-    /// fewer pages: a lower p99 at concurrency 1, docs/benchmarks.md).
+    /// Most records in one transaction (default 512: a
+    /// batch is linked and written a slice at a time with yields between,
+    /// so a larger batch no longer holds the data path, and fewer commits
+    /// rewrite fewer pages: a lower p99 at concurrency 1,
+    /// docs/benchmarks.md).
     pub batch_max: usize,
     /// Longest a record waits for its batch to fill (default 200 ms): a batch
     /// is committed at least this often while records arrive.
@@ -51,7 +55,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            batch_max: 512,
+            batch_max: DEFAULT_BATCH_MAX,
             batch_interval: Duration::from_millis(200),
             queue: 8192,
         }
