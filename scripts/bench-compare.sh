@@ -16,9 +16,10 @@
 # (taskset), so the gateway and the upstream share one core and never the
 # generator's. Pass `-- --no-pin` to turn it off. Only loopback is used.
 #
-# TOOLGATE_BIN picks the gateway binary (default: target/dist/toolgate,
-# the `dist` profile a deployment builds: fat LTO, one codegen unit; built
-# here if missing, which takes about 10 minutes on 2 cores). A peer that cannot be installed is reported as
+# TOOLGATE_BIN picks the gateway binary (default: what a deployment runs,
+# scripts/build-dist.sh's build: the `dist` profile, fat LTO, one codegen
+# unit, guided by the committed profile; built here, which takes 10-14
+# minutes on 2 cores the first time). A peer that cannot be installed is reported as
 # "peer X: not installed" and the run goes on without it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -66,10 +67,10 @@ if [ "$install_peers" = 1 ]; then
   pip_peer contextforge mcpgateway "mcp-contextforge-gateway==$CONTEXTFORGE_VERSION" ContextForge
 fi
 
-TOOLGATE_BIN="${TOOLGATE_BIN:-$ROOT/target/dist/toolgate}"
-if [ ! -x "$TOOLGATE_BIN" ]; then
-  echo "bench-compare: building toolgate (profile dist)" >&2
-  CARGO_TARGET_DIR="$ROOT/target" cargo build --locked --profile dist -p toolgate >&2
+if [ -z "${TOOLGATE_BIN:-}" ]; then
+  # The deployment build (a no-op when it is up to date).
+  echo "bench-compare: building toolgate (scripts/build-dist.sh: profile dist, profile-guided)" >&2
+  TOOLGATE_BIN=$(CARGO_TARGET_DIR="$ROOT/target" "$ROOT/scripts/build-dist.sh")
 fi
 
 exec cargo run --quiet --release -p toolgate-load -- compare --toolgate "$TOOLGATE_BIN" "${args[@]}"
