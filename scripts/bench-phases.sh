@@ -34,6 +34,8 @@ while getopts "d:" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-d 4] TOOLGATE_BIN|hyper..." >&2; exit 2; }
+# perf records from 1 s to 3 s into the run.
+[ "$duration" -ge 3 ] 2>/dev/null || { echo "$0: -d must be at least 3 (seconds)" >&2; exit 2; }
 for tool in perf ss curl python3 taskset; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (apt-get install linux-perf iproute2 curl python3 util-linux)" >&2; exit 1; }
 done
@@ -71,8 +73,8 @@ measure() {
   else
     start_stack "$work/gateway.log" taskset -c 1 "$target" || return 1
     taskset -p -c 1 "$stack_fx" >/dev/null
-    # start_stack runs the gateway under a subshell: its only child.
-    pid=$(pgrep -P "$stack_gw" || echo "$stack_gw")
+    # start_stack's subshell execs taskset, which execs the gateway.
+    pid=$stack_gw
     fx=$stack_fx
     url=$stack_url/mcp/crm
   fi
@@ -83,15 +85,15 @@ measure() {
     ss -ltnpH >"$work/listening"
     perf record -q -o "$work/perf.data" \
       -e syscalls:sys_enter_writev,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom,syscalls:sys_enter_epoll_wait \
-      -p "$pid" -- sleep 2 2>/dev/null
+      -p "$pid" -- sleep 2
   ) &
   local rec=$!
-  local summary
-  summary=$(taskset -c 0 "$load" run --url "$url" --token "$token" --concurrency 1 \
-    --duration "${duration}s" --no-pin | grep -m1 'calls/s')
-  wait "$rec"
+  taskset -c 0 "$load" run --url "$url" --token "$token" --concurrency 1 \
+    --duration "${duration}s" --no-pin >"$work/run"
+  wait "$rec" || { echo "$0: perf record failed (perf_event_paranoid? run as root)" >&2; return 1; }
+  # (it warns that non-tracepoint events have no trace field: there are none)
   perf script -i "$work/perf.data" --ns -F tid,time,event,trace 2>/dev/null >"$work/events"
-  echo "$(basename "$target"): $summary"
+  echo "$target: $(grep -m1 'calls/s' "$work/run")"
   python3 - "$work" "$pid" "$fx" <<'EOF'
 import re, statistics, sys
 work, pid, fx = sys.argv[1:4]

@@ -3,7 +3,7 @@
 # guided by the profile committed in pgo/toolgate.profdata.gz (a fifth to a
 # third less CPU per tools/call than the same build without it; see
 # docs/benchmarks.md, "Profile-guided build"). About as long as a plain
-# dist build (10-14 minutes on 2 cores); needs nothing but cargo and gzip.
+# dist build (10-14 minutes on 2 cores); needs cargo, gzip and coreutils.
 #
 #   scripts/build-dist.sh                    # prints the binary's path:
 #                                            # target/<host triple>/dist/toolgate
@@ -19,11 +19,19 @@
 # rustc or host than the one that made it (pgo/toolgate.rustc) matches
 # nothing, and the build is then a plain dist build (this says so).
 set -euo pipefail
+# A relative CARGO_TARGET_DIR means the caller's directory: made absolute
+# before the cd below, and so is the profile's path in the flags (cargo
+# runs rustc from each dependency's own directory).
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  CARGO_TARGET_DIR=$(realpath -m "$CARGO_TARGET_DIR")
+  export CARGO_TARGET_DIR
+fi
 cd "$(dirname "$0")/.."
 root=$(pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-host=$(rustc -vV | sed -n 's/^host: //p')
-this=$(printf '%s\nhost: %s\n' "$(rustc -V)" "$host")
+rustc=${RUSTC:-rustc}
+host=$("$rustc" -vV | sed -n 's/^host: //p')
+this=$(printf '%s\nhost: %s\n' "$("$rustc" -V)" "$host")
 committed=$root/pgo/toolgate.profdata.gz
 made_for=$(cat "$root/pgo/toolgate.rustc" 2>/dev/null || echo unknown)
 flag=
@@ -50,17 +58,20 @@ else
   flag="-Cprofile-use=$profile"
 fi
 if [ -n "$flag" ]; then
-  # Added to the caller's flags (CARGO_ENCODED_RUSTFLAGS wins over
-  # RUSTFLAGS in cargo, so RUSTFLAGS are carried over into it), one
-  # 0x1f-separated flag each: the path may hold spaces.
+  # Added to the caller's flags from the environment (CARGO_ENCODED_RUSTFLAGS
+  # wins over RUSTFLAGS in cargo, so RUSTFLAGS are carried over into it),
+  # one 0x1f-separated flag each: the path may hold spaces. Flags from
+  # cargo's config files (build.rustflags, target.*.rustflags) are not
+  # used when these are set: pass them in RUSTFLAGS instead.
   sep=$'\x1f'
   if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
     CARGO_ENCODED_RUSTFLAGS+="$sep$flag"
-  elif [ -n "${RUSTFLAGS:-}" ]; then
-    read -ra user_flags <<<"$RUSTFLAGS"
-    CARGO_ENCODED_RUSTFLAGS=$(IFS=$sep; echo "${user_flags[*]}")"$sep$flag"
   else
+    read -ra user_flags <<<"${RUSTFLAGS:-}"
     CARGO_ENCODED_RUSTFLAGS=$flag
+    if [ "${#user_flags[@]}" -gt 0 ]; then
+      CARGO_ENCODED_RUSTFLAGS=$(IFS=$sep; echo "${user_flags[*]}")"$sep$flag"
+    fi
   fi
   export CARGO_ENCODED_RUSTFLAGS
 fi

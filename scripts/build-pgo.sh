@@ -21,8 +21,8 @@
 #   3. scripts/build-dist.sh, which builds with it.
 # The training load is the harness's, so the binary is tuned for the path
 # every tools/call takes (parse, auth, policy, limit, forward, audit);
-# code the training never ran is treated as cold (laid out apart, optimized
-# for size) and may run somewhat slower than in the plain dist build.
+# code the training never ran is left out of the (sparse) profile and
+# built as without one.
 #
 # Needs `llvm-profdata` able to read rustc's profiles: $LLVM_PROFDATA, or
 # the newest llvm-profdata-NN on PATH or in /usr/lib/llvm-NN/bin (Debian:

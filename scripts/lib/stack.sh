@@ -1,6 +1,6 @@
 # Sourced by the scripts that run toolgate in front of the load harness's
 # fixture with `compare`'s config and policy (bench-instructions.sh,
-# build-pgo.sh). Needs $load (a toolgate-load binary), curl and python3.
+# bench-phases.sh, build-pgo.sh). Needs $load (a toolgate-load binary), curl and python3.
 #
 #   start_stack LOG CMD...   # CMD (e.g. valgrind ... toolgate) gets `serve --config toolgate.yaml`
 #

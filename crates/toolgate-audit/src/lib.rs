@@ -33,4 +33,4 @@ pub use record::{AuditRecord, StoredRecord};
 pub use sink::{
     AppendError, MemorySink, PostgresSink, Query, Sink, SinkConfig, SqliteSink, open_sink,
 };
-pub use writer::{AuditWriter, BuildRecord, Durability, JsonlTarget, WriterConfig, WriterStats};
+pub use writer::{AuditWriter, Durability, JsonlTarget, WriterConfig, WriterStats};

@@ -7,14 +7,12 @@
 //! canonical arguments, enough to prove what was called without keeping
 //! what was said.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use toolgate_audit::{
-    AuditError, AuditRecord as StoredShape, AuditWriter, Durability as WriterDurability,
-    JsonlTarget, SinkConfig, WriterConfig, arguments_sha256, default_redact_keys, open_sink,
-    redact,
+    AuditError, AuditRecord as StoredShape, AuditWriter, JsonlTarget, SinkConfig, WriterConfig,
+    arguments_sha256, default_redact_keys, open_sink, redact,
 };
 use toolgate_config::{AuditConfig, Config, Durability};
 
@@ -23,15 +21,7 @@ use crate::pipeline::{Audit, AuditRecord, UpstreamOutcome};
 /// The audit log a gateway writes to.
 pub struct AuditLog {
     writer: AuditWriter,
-    durability: WriterDurability,
-    shape: Arc<Shape>,
-}
-
-/// How a decision becomes a stored record. The writer applies it when it
-/// takes the decision from its queue (`submit_later`), so parsing and
-/// hashing the arguments and copying the strings happen a batch at a time,
-/// after the answer went out, instead of on the call's path.
-struct Shape {
+    strict: bool,
     capture: bool,
     redact_keys: Vec<String>,
     boot: String,
@@ -62,15 +52,10 @@ impl AuditLog {
         );
         Ok(Some(AuditLog {
             writer,
-            durability: match a.durability {
-                Durability::Strict => WriterDurability::Strict,
-                Durability::Default => WriterDurability::Default,
-            },
-            shape: Arc::new(Shape {
-                capture: a.capture_args,
-                redact_keys: a.redact_keys.clone().unwrap_or_else(default_redact_keys),
-                boot: boot_id(),
-            }),
+            strict: a.durability == Durability::Strict,
+            capture: a.capture_args,
+            redact_keys: a.redact_keys.clone().unwrap_or_else(default_redact_keys),
+            boot: boot_id(),
         }))
     }
 
@@ -78,9 +63,7 @@ impl AuditLog {
     pub fn writer(&self) -> &AuditWriter {
         &self.writer
     }
-}
 
-impl Shape {
     fn convert(&self, r: AuditRecord) -> StoredShape {
         // Parsed once: the hash, the key list and (opted in) the stored
         // copy all come from this value.
@@ -126,10 +109,13 @@ impl Shape {
 
 impl Audit for AuditLog {
     fn record(&self, r: AuditRecord) -> BoxFuture<'_, ()> {
-        let shape = self.shape.clone();
+        let record = self.convert(r);
         Box::pin(async move {
-            let build = Box::new(move || shape.convert(r));
-            let result = self.writer.submit_later(build, self.durability).await;
+            let result = if self.strict {
+                self.writer.submit_durable(record).await
+            } else {
+                self.writer.submit(record).await
+            };
             if let Err(e) = result {
                 tracing::error!(error = %e, "audit record could not be written");
             }

@@ -103,35 +103,11 @@ impl Drop for LastHandle {
 )]
 enum Msg {
     Record {
-        record: Queued,
+        record: AuditRecord,
         committed: Option<oneshot::Sender<()>>,
     },
     Flush(oneshot::Sender<()>),
     Shutdown,
-}
-
-/// Builds a record when the writer commits its batch
-/// ([`AuditWriter::submit_later`]).
-pub type BuildRecord = Box<dyn FnOnce() -> AuditRecord + Send>;
-
-/// A queued record, or what the writer builds it from (in slices, when
-/// its batch is committed: `cooperative::build_in_slices`).
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a batch's records are moved once into the sink; boxing the built ones would add an allocation each"
-)]
-pub(crate) enum Queued {
-    Built(AuditRecord),
-    Later(BuildRecord),
-}
-
-impl Queued {
-    pub(crate) fn build(self) -> AuditRecord {
-        match self {
-            Queued::Built(r) => r,
-            Queued::Later(build) => build(),
-        }
-    }
 }
 
 /// Shared between handles and the task.
@@ -198,15 +174,15 @@ impl AuditWriter {
     /// Queues a record; waits while the queue is full (never drops). Errors
     /// only if the writer has stopped.
     pub async fn submit(&self, r: AuditRecord) -> Result<(), AuditError> {
-        self.submit_queued(Queued::Built(r), Durability::Default)
-            .await
+        self.enqueue(r, None).await
     }
 
     /// Queues a record and waits until its batch is committed to the sink
     /// (its batch is committed at once, not after `batch_interval`).
     pub async fn submit_durable(&self, r: AuditRecord) -> Result<(), AuditError> {
-        self.submit_queued(Queued::Built(r), Durability::Strict)
-            .await
+        let (done, committed) = oneshot::channel();
+        self.enqueue(r, Some(done)).await?;
+        committed.await.map_err(|_| AuditError::Stopped)
     }
 
     /// [`submit`](Self::submit) or [`submit_durable`](Self::submit_durable).
@@ -215,37 +191,15 @@ impl AuditWriter {
         r: AuditRecord,
         durability: Durability,
     ) -> Result<(), AuditError> {
-        self.submit_queued(Queued::Built(r), durability).await
-    }
-
-    /// Queues a record that the writer builds (calls `build`) when it
-    /// commits the record's batch, in order with every other record. The
-    /// caller's path then pays for moving the record's parts, not for
-    /// building it (parsing and hashing arguments, copying strings): the
-    /// writer builds a batch's records together, a slice at a time, after
-    /// their answers went out.
-    pub async fn submit_later(
-        &self,
-        build: BuildRecord,
-        durability: Durability,
-    ) -> Result<(), AuditError> {
-        self.submit_queued(Queued::Later(build), durability).await
-    }
-
-    async fn submit_queued(&self, r: Queued, durability: Durability) -> Result<(), AuditError> {
         match durability {
-            Durability::Default => self.enqueue(r, None).await,
-            Durability::Strict => {
-                let (done, committed) = oneshot::channel();
-                self.enqueue(r, Some(done)).await?;
-                committed.await.map_err(|_| AuditError::Stopped)
-            }
+            Durability::Default => self.submit(r).await,
+            Durability::Strict => self.submit_durable(r).await,
         }
     }
 
     async fn enqueue(
         &self,
-        record: Queued,
+        record: AuditRecord,
         committed: Option<oneshot::Sender<()>>,
     ) -> Result<(), AuditError> {
         // The permit travels with the record: the task gives it back on

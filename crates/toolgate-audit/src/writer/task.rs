@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
 use super::jsonl::Jsonl;
-use super::{JsonlTarget, Msg, Queued, State, WriterConfig};
-use crate::cooperative::{build_in_slices, free_in_slices};
+use super::{JsonlTarget, Msg, State, WriterConfig};
+use crate::cooperative::free_in_slices;
 use crate::record::{AuditRecord, StoredRecord};
 use crate::sink::{AppendError, Sink};
 
@@ -29,7 +29,7 @@ pub(super) struct Task {
 
 #[derive(Default)]
 struct Batch {
-    records: Vec<Queued>,
+    records: Vec<AuditRecord>,
     /// Durable submitters and flushes, released once the batch commits.
     waiters: Vec<oneshot::Sender<()>>,
     /// Commit now: someone is waiting for it.
@@ -149,7 +149,6 @@ impl Task {
         let mut stored = Vec::new();
         if !records.is_empty() {
             let n = records.len();
-            let records = build_in_slices(records).await;
             stored = append_until_committed(&*self.sink, &self.state, records).await;
             self.copy_to_jsonl(&stored).await;
             self.state.committed.fetch_add(n as u64, Ordering::Relaxed);

@@ -122,15 +122,6 @@ impl Db {
             .await
             .unwrap()
     }
-
-    /// The request ids of every record, in chain order.
-    pub async fn request_ids(&self) -> Vec<String> {
-        self.all()
-            .await
-            .into_iter()
-            .map(|r| r.record.request_id)
-            .collect()
-    }
 }
 
 /// An INSERT of `r` with literal values, valid SQL for both SQLite and
