@@ -137,7 +137,7 @@ for i, (t0, a) in enumerate(events):
             if b == end:
                 spans[k].append(t1 - t0)
                 break
-            if b in ('read_client', 'write_up', 'read_up', 'write_client') and b != end:
+            if b in ('read_client', 'write_up', 'read_up', 'write_client'):
                 break
 print('  ' + ', '.join(f'{k} {statistics.median(v):.1f}' if v else f'{k} -' for k, v in spans.items())
       + f' (µs, medians of {min(len(v) for v in spans.values())} calls)')

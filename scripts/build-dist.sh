@@ -29,9 +29,10 @@ fi
 cd "$(dirname "$0")/.."
 root=$(pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-rustc=${RUSTC:-rustc}
-host=$("$rustc" -vV | sed -n 's/^host: //p')
-this=$(printf '%s\nhost: %s\n' "$("$rustc" -V)" "$host")
+# shellcheck source=lib/toolchain.sh
+. scripts/lib/toolchain.sh
+host=$(toolchain_host)
+this=$(toolchain_id)
 committed=$root/pgo/toolgate.profdata.gz
 made_for=$(cat "$root/pgo/toolgate.rustc" 2>/dev/null || echo unknown)
 flag=

@@ -37,7 +37,9 @@ data=$out/profraw
 # profiles of their own while building, and take the instrumentation's
 # cost for nothing). scripts/build-dist.sh builds with the same --target:
 # symbol names, by which rustc matches the profile, depend on it.
-host=$(rustc -vV | sed -n 's/^host: //p')
+# shellcheck source=lib/toolchain.sh
+. scripts/lib/toolchain.sh
+host=$(toolchain_host)
 
 find_profdata() {
   if [ -n "${LLVM_PROFDATA:-}" ]; then echo "$LLVM_PROFDATA"; return; fi
@@ -96,7 +98,7 @@ ls "$data"/*.profraw >/dev/null 2>&1 || { echo "$0: the gateway wrote no profile
 mkdir -p "$root/pgo"
 "$profdata" merge --sparse -o "$out/toolgate.profdata" "$data"/*.profraw
 gzip -9 -n -c "$out/toolgate.profdata" >"$root/pgo/toolgate.profdata.gz"
-printf '%s\nhost: %s\n' "$(rustc -V)" "$host" >"$root/pgo/toolgate.rustc"
+toolchain_id >"$root/pgo/toolgate.rustc"
 
 echo "== 3/3: optimized build" >&2
 scripts/build-dist.sh
