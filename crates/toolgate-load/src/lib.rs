@@ -11,7 +11,9 @@
 //!   loop, latency from the intended send time), checking every answer.
 //! - [`compare`]: runs the same load directly against the fixture and
 //!   through toolgate (and optional peers) in interleaved rounds and reports
-//!   ratios, the gateway's CPU time per call, and its memory per session.
+//!   ratios (against direct, and against the `hyper` peer, the floor of
+//!   toolgate's own stack), the gateway's CPU time per call, and its memory
+//!   per session.
 //!
 //! The crate measures; it asserts nothing about times.
 

@@ -1,6 +1,7 @@
 //! What a comparison found: per target and level, the merged rounds; per
-//! proxy, the ratios to direct; memory; and the budget lines. Printed as a
-//! table for people or serialized with `--json` for machines.
+//! proxy, the ratios to direct and to the stack's floor; memory; and the
+//! budget lines. Printed as a table for people or serialized with `--json`
+//! for machines.
 
 use std::fmt::Write as _;
 
@@ -147,21 +148,25 @@ impl Row {
     }
 }
 
-/// A proxy against direct, at one level.
+/// A proxy against a baseline (direct, or the stack's floor), at one level.
 #[derive(Clone, Debug, Serialize)]
 pub struct Ratio {
     /// The proxy.
     pub target: String,
+    /// What it is measured against.
+    pub baseline: String,
     /// The level.
     pub level: Level,
-    /// Its throughput over direct's.
+    /// Its throughput over the baseline's.
     pub throughput_ratio: f64,
-    /// Its p50 minus direct's, µs.
+    /// Its p50 minus the baseline's, µs.
     pub added_p50_us: f64,
-    /// Its p99 minus direct's, µs.
+    /// Its p99 minus the baseline's, µs.
     pub added_p99_us: f64,
     /// Its CPU per call, µs.
     pub cpu_us_per_call: Option<f64>,
+    /// Its CPU per call minus the baseline's, µs.
+    pub added_cpu_us_per_call: Option<f64>,
 }
 
 /// Everything a comparison found.
@@ -177,6 +182,10 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Per proxy and level, against direct.
     pub ratios: Vec<Ratio>,
+    /// Per proxy and level, against the stack's floor ([`FLOOR`]), when
+    /// it ran: what each adds beyond a proxy on the same parts that does
+    /// no work, which moves far less from sitting to sitting than direct.
+    pub floor: Vec<Ratio>,
     /// Memory per session, if measured.
     pub memory: Option<MemoryReport>,
     /// The budget, line by line.
@@ -191,7 +200,8 @@ pub fn build(
     rows: Vec<Row>,
     memory: Option<MemoryReport>,
 ) -> Report {
-    let ratios = ratios(&rows);
+    let ratios = against(&rows, DIRECT);
+    let floor = against(&rows, FLOOR);
     let budget = budget::evaluate(&rows, &ratios, memory.as_ref());
     Report {
         settings,
@@ -199,29 +209,42 @@ pub fn build(
         notes,
         rows,
         ratios,
+        floor,
         memory,
         budget,
     }
 }
 
-fn ratios(rows: &[Row]) -> Vec<Ratio> {
+/// The target every proxy is measured against.
+const DIRECT: &str = "direct";
+/// The `hyper` peer: tokio and hyper forwarding bytes, nothing else.
+const FLOOR: &str = "hyper";
+
+/// Every proxy but `baseline` against `baseline`, level by level (none if
+/// `baseline` did not run). Direct is no proxy, so never one of them.
+fn against(rows: &[Row], baseline: &str) -> Vec<Ratio> {
     let mut out = Vec::new();
-    for direct in rows.iter().filter(|r| r.target == "direct") {
+    for base in rows.iter().filter(|r| r.target == baseline) {
         for r in rows
             .iter()
-            .filter(|r| r.level == direct.level && r.target != "direct")
+            .filter(|r| r.level == base.level && r.target != baseline && r.target != DIRECT)
         {
             out.push(Ratio {
                 target: r.target.clone(),
+                baseline: baseline.to_owned(),
                 level: r.level,
-                throughput_ratio: if direct.throughput > 0.0 {
-                    r.throughput / direct.throughput
+                throughput_ratio: if base.throughput > 0.0 {
+                    r.throughput / base.throughput
                 } else {
                     0.0
                 },
-                added_p50_us: r.latency.p50_us - direct.latency.p50_us,
-                added_p99_us: r.latency.p99_us - direct.latency.p99_us,
+                added_p50_us: r.latency.p50_us - base.latency.p50_us,
+                added_p99_us: r.latency.p99_us - base.latency.p99_us,
                 cpu_us_per_call: r.cpu_us_per_call,
+                added_cpu_us_per_call: r
+                    .cpu_us_per_call
+                    .zip(base.cpu_us_per_call)
+                    .map(|(t, b)| t - b),
             });
         }
     }
@@ -320,24 +343,44 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
             let _ = writeln!(s, "             error: {e}");
         }
     }
-    let ratios: Vec<&Ratio> = report.ratios.iter().filter(|r| r.level == level).collect();
-    if !ratios.is_empty() {
+    // Against direct, a proxy's own CPU (direct spends none of a
+    // proxy's); against the floor, what it spends beyond the floor's.
+    let columns = ("vs direct", "CPU µs/call");
+    ratio_table(s, columns, &report.ratios, level, |r| r.cpu_us_per_call);
+    let columns = ("vs floor", "+CPU µs/call");
+    ratio_table(s, columns, &report.floor, level, |r| {
+        r.added_cpu_us_per_call
+    });
+}
+
+/// One block of ratios at `level`, titled `(title, CPU column's title)`;
+/// `cpu` picks the CPU column's figure.
+fn ratio_table(
+    s: &mut String,
+    (title, cpu_title): (&str, &str),
+    ratios: &[Ratio],
+    level: Level,
+    cpu: fn(&Ratio) -> Option<f64>,
+) {
+    let ratios: Vec<&Ratio> = ratios.iter().filter(|r| r.level == level).collect();
+    if ratios.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{:<12} {:>10} {:>8} {:>8} {:>12}",
+        title, "throughput", "+p50 µs", "+p99 µs", cpu_title
+    );
+    for r in ratios {
         let _ = writeln!(
             s,
-            "{:<12} {:>10} {:>8} {:>8} {:>11}",
-            "vs direct", "throughput", "+p50 µs", "+p99 µs", "CPU µs/call"
+            "{:<12} {:>9.2}x {:>8.1} {:>8.1} {:>12}",
+            r.target,
+            r.throughput_ratio,
+            r.added_p50_us,
+            r.added_p99_us,
+            opt(cpu(r))
         );
-        for r in ratios {
-            let _ = writeln!(
-                s,
-                "{:<12} {:>9.2}x {:>8.1} {:>8.1} {:>11}",
-                r.target,
-                r.throughput_ratio,
-                r.added_p50_us,
-                r.added_p99_us,
-                opt(r.cpu_us_per_call)
-            );
-        }
     }
 }
 
@@ -391,6 +434,65 @@ mod tests {
             1_000_000,
         );
         assert_eq!(row.kernel_us_per_call, None);
+    }
+
+    fn row(target: &str, calls: u64, cpu: u64) -> Row {
+        Row::aggregate(
+            target,
+            Level::Closed { concurrency: 8 },
+            &[measured(calls, cpu, None)],
+            1_000_000,
+        )
+    }
+
+    #[test]
+    fn proxies_are_set_against_direct_and_against_the_floor() {
+        // Ticks are microseconds: per call, direct 10 µs, hyper 20, toolgate 45.
+        let rows = vec![
+            row("direct", 100, 1_000),
+            row("hyper", 40, 800),
+            row("toolgate", 20, 900),
+        ];
+        let report = build(settings(), Vec::new(), Vec::new(), rows, None);
+        let names = |v: &[Ratio]| {
+            v.iter()
+                .map(|r| (r.target.clone(), r.baseline.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&report.ratios),
+            [
+                ("hyper".into(), "direct".into()),
+                ("toolgate".into(), "direct".into())
+            ]
+        );
+        assert_eq!(names(&report.floor), [("toolgate".into(), "hyper".into())]);
+        let tg = &report.floor[0];
+        assert_eq!(tg.throughput_ratio, 0.5);
+        assert_eq!(tg.cpu_us_per_call, Some(45.0));
+        assert_eq!(tg.added_cpu_us_per_call, Some(25.0));
+        let text = table(&report);
+        let line = |title: &str| {
+            let at = text
+                .find(title)
+                .unwrap_or_else(|| panic!("{title}: {text}"));
+            text[at..].lines().nth(1).unwrap_or_default().to_owned()
+        };
+        assert!(line("vs direct").contains(" 0.40x "), "{text}");
+        let floor = line("vs floor");
+        assert!(
+            floor.starts_with("toolgate") && floor.contains(" 0.50x "),
+            "{text}"
+        );
+        assert!(floor.ends_with(" 25.0"), "{text}");
+    }
+
+    #[test]
+    fn without_the_floor_peer_there_is_no_floor_block() {
+        let rows = vec![row("direct", 100, 1_000), row("toolgate", 20, 900)];
+        let report = build(settings(), Vec::new(), Vec::new(), rows, None);
+        assert!(report.floor.is_empty());
+        assert!(!table(&report).contains("vs floor"));
     }
 
     fn settings() -> Settings {
