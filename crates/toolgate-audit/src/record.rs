@@ -44,7 +44,10 @@ pub struct AuditRecord {
     pub upstream: String,
     /// The JSON-RPC error code the upstream answered with.
     pub rpc_error_code: Option<i64>,
-    /// Time spent in the gateway, in microseconds.
+    /// Time spent in the gateway's pipeline, in microseconds: from the
+    /// parsed, authenticated call through the decision, limits and any
+    /// approval's wait to forwarding, then handling the answer. The HTTP
+    /// parsing and writing around it are not counted.
     pub gateway_micros: u64,
     /// Time spent waiting for the upstream, in microseconds.
     pub upstream_micros: u64,

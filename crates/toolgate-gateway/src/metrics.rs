@@ -170,7 +170,7 @@ impl Metrics {
         );
         r.register(
             "gateway_overhead_seconds",
-            "Time spent in the gateway itself, per request",
+            "Time in the gateway's pipeline per request: decision, limits, any approval wait and the answer's handling (not HTTP parsing and writing)",
             self.gateway_seconds.clone(),
         );
         r.register(
