@@ -95,7 +95,7 @@ measure() {
   perf script -i "$work/perf.data" --ns -F tid,time,event,trace 2>/dev/null >"$work/events"
   echo "$target: $(grep -m1 'calls/s' "$work/run")"
   python3 - "$work" "$pid" "$fx" <<'EOF'
-import re, statistics, sys
+import itertools, re, statistics, sys
 work, pid, fx = sys.argv[1:4]
 def port(addr): return addr.rsplit(':', 1)[1]
 fx_ports = {port(l.split()[3]) for l in open(f'{work}/listening') if f'pid={fx},' in l}
@@ -132,8 +132,10 @@ for i, (t0, a) in enumerate(events):
     for k, (start, end) in phases.items():
         if a != start:
             continue
-        # The next event of the pair's kind, before the cycle moves on.
-        for t1, b in events[i + 1:]:
+        # The next event of the pair's kind, before the cycle moves on
+        # (islice, not a slice: a slice would copy the rest of the list
+        # for every event).
+        for t1, b in itertools.islice(events, i + 1, None):
             if b == end:
                 spans[k].append(t1 - t0)
                 break
