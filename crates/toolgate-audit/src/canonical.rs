@@ -132,6 +132,12 @@ pub(crate) fn write_number(n: impl std::fmt::Display, out: &mut String) {
     let _ = write!(out, "{n}");
 }
 
+/// Appends an integer in decimal: what [`write_number`] writes, without
+/// the formatting machinery (three of them in every record's hash).
+pub(crate) fn write_integer(n: impl itoa::Integer, out: &mut String) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
 /// Hex SHA-256 of [`canonical_json`].
 pub fn arguments_sha256(v: &Value) -> String {
     sha256_of(|out| write_canonical(v, out))
@@ -249,6 +255,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_they_display() {
+        let mut out = String::new();
+        write_integer(i64::MIN, &mut out);
+        write_integer(0_i64, &mut out);
+        write_integer(-7_i64, &mut out);
+        write_integer(u64::MAX, &mut out);
+        let shown = format!("{}{}{}{}", i64::MIN, 0, -7, u64::MAX);
+        assert_eq!(out, shown);
+    }
 
     #[test]
     fn key_order_does_not_change_the_text_or_hash() {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::canonical::{write_canonical, write_number, write_string, write_string_array};
+use crate::canonical::{write_canonical, write_integer, write_string, write_string_array};
 use crate::rfc3339;
 
 /// One decision, as the gateway produces it.
@@ -183,8 +183,8 @@ impl Field<'_> {
     fn write(&self, out: &mut String) {
         match self {
             Field::Text(Some(s)) => write_string(s, out),
-            Field::Signed(Some(n)) => write_number(n, out),
-            Field::Unsigned(n) => write_number(n, out),
+            Field::Signed(Some(n)) => write_integer(*n, out),
+            Field::Unsigned(n) => write_integer(*n, out),
             Field::Json(Some(v)) => write_canonical(v, out),
             Field::Keys(keys) => write_string_array(keys, out),
             Field::Text(None) | Field::Signed(None) | Field::Json(None) => out.push_str("null"),

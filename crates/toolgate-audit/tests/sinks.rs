@@ -316,7 +316,7 @@ async fn sqlite_file_is_created_in_wal_mode_with_idempotent_migrations() {
         .fetch_one(again.pool())
         .await
         .unwrap();
-    assert_eq!(migrations, 1);
+    assert_eq!(migrations, 2, "0001 and 0002");
     again.append(records(3..5)).await.unwrap();
     assert_eq!(
         first.verify().await.unwrap(),

@@ -264,6 +264,7 @@ mod tests {
             outcome,
             cpu_ticks: Some(calls * cpu_us),
             kernel_ticks: None,
+            thread_ticks: None,
             upstream_ticks: None,
             generator_ticks: None,
         };

@@ -364,6 +364,9 @@ async fn run_once(a: RunArgs, cpus: Option<(usize, usize)>) -> anyhow::Result<()
                 _ => String::new(),
             }
         );
+        if let Some(line) = report::thread_line(&row) {
+            println!("{line}");
+        }
         for e in &row.error_samples {
             println!("  error: {e}");
         }

@@ -3,6 +3,7 @@
 //! direct, toolgate, peers; round 2: the same again; …) so that whatever
 //! else the machine does in the meantime lands on every target alike.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -110,6 +111,9 @@ pub struct Measured {
     pub cpu_ticks: Option<u64>,
     /// Of those, the ticks spent in the kernel (system time).
     pub kernel_ticks: Option<u64>,
+    /// Of those, each thread's (by name: [`procfs::thread_ticks`]), to tell
+    /// the data path's runtime from the audit log's thread.
+    pub thread_ticks: Option<BTreeMap<String, u64>>,
     /// CPU ticks the fixture used during the run (through a proxy).
     pub upstream_ticks: Option<u64>,
     /// CPU ticks the load generator (this process) used during the run:
@@ -128,6 +132,7 @@ impl Measured {
             },
             cpu_ticks: None,
             kernel_ticks: None,
+            thread_ticks: None,
             upstream_ticks: None,
             generator_ticks: None,
         }
@@ -156,7 +161,9 @@ pub async fn measure(
     })?;
     let ticks = |pid: Option<u32>| pid.and_then(|p| procfs::cpu_ticks(p).ok());
     let me = Some(std::process::id());
+    let threads = || target.pid.and_then(|p| procfs::thread_ticks(p).ok());
     let (cpu0, up0, gen0) = (ticks(target.pid), ticks(upstream_pid), ticks(me));
+    let threads0 = threads();
     let outcome = match level {
         Level::Closed { .. } => load::closed_loop(callers, duration, ids).await,
         Level::Open { rate, .. } => {
@@ -170,6 +177,7 @@ pub async fn measure(
         }
     };
     let (cpu1, up1, gen1) = (ticks(target.pid), ticks(upstream_pid), ticks(me));
+    let threads1 = threads();
     // Ticks used between the two readings, by `part` (total or system).
     let delta =
         |a: Option<procfs::CpuTicks>,
@@ -180,9 +188,27 @@ pub async fn measure(
         outcome,
         cpu_ticks: delta(cpu0, cpu1, total),
         kernel_ticks: delta(cpu0, cpu1, |t| t.stime),
+        thread_ticks: thread_delta(threads0, threads1),
         upstream_ticks: delta(up0, up1, total),
         generator_ticks: delta(gen0, gen1, total),
     })
+}
+
+/// Each thread name's ticks between two readings of the threads, thread
+/// by thread (one started since the first reading counts from zero; one
+/// that ended before the second is not counted, so the names' sum may fall
+/// short of the process's figure).
+fn thread_delta(
+    before: Option<BTreeMap<u32, (String, u64)>>,
+    after: Option<BTreeMap<u32, (String, u64)>>,
+) -> Option<BTreeMap<String, u64>> {
+    let before = before?;
+    let mut by_name = BTreeMap::new();
+    for (tid, (name, t)) in after? {
+        let was = before.get(&tid).map_or(0, |(_, t)| *t);
+        *by_name.entry(name).or_insert(0) += t.saturating_sub(was);
+    }
+    Some(by_name)
 }
 
 /// Starts the peers asked for; a missing or failing one becomes a note.
@@ -349,5 +375,31 @@ async fn stop_all(targets: Vec<Target>) {
     // Proxies first, the fixture they front last.
     for t in targets.into_iter().rev() {
         t.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ticks_are_charged_thread_by_thread_then_by_name() {
+        let threads = |list: &[(u32, &str, u64)]| {
+            Some(
+                list.iter()
+                    .map(|&(tid, name, t)| (tid, (name.to_owned(), t)))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        // Worker 11 ended during the run and 12 started: a sum by name
+        // taken before subtracting would have gone down (30 -> 5).
+        let before = threads(&[(1, "toolgate", 100), (10, "worker", 20), (11, "worker", 10)]);
+        let after = threads(&[(1, "toolgate", 160), (10, "worker", 25), (12, "worker", 4)]);
+        let delta = thread_delta(before, after).unwrap();
+        assert_eq!(
+            delta,
+            BTreeMap::from([("toolgate".to_owned(), 60), ("worker".to_owned(), 9)])
+        );
+        assert_eq!(thread_delta(None, threads(&[(1, "x", 1)])), None);
     }
 }

@@ -4,6 +4,7 @@
 //! (user + system, every thread) during a round, divided by the calls it
 //! served, so a busy machine inflates latencies but not this figure.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -68,6 +69,20 @@ pub fn parse_stat(text: &str) -> Result<CpuTicks, ProcError> {
     })
 }
 
+/// The command name in `/proc/<pid>/stat` (or a task's): between the first
+/// `(` and the last `)`.
+pub fn parse_stat_comm(text: &str) -> Result<&str, ProcError> {
+    let open = text.find('(');
+    let close = text.rfind(')');
+    match (open, close) {
+        (Some(o), Some(c)) if o < c => Ok(&text[o + 1..c]),
+        _ => Err(ProcError::Parse {
+            what: "/proc/<pid>/stat",
+            detail: "no (comm)".to_owned(),
+        }),
+    }
+}
+
 /// Parses `VmRSS` out of `/proc/<pid>/status`, in bytes.
 pub fn parse_vm_rss(status: &str) -> Result<u64, ProcError> {
     let bad = |detail: String| ProcError::Parse {
@@ -97,6 +112,30 @@ fn read(pid: u32, file: &str) -> Result<String, ProcError> {
 /// The CPU time process `pid` has used so far (all its threads).
 pub fn cpu_ticks(pid: u32) -> Result<CpuTicks, ProcError> {
     parse_stat(&read(pid, "stat")?)
+}
+
+/// The name and CPU time of each of process `pid`'s threads so far, by
+/// thread id (the kernel keeps 15 bytes of a name: the SQLite audit thread,
+/// `toolgate-audit-sqlite`, reads `toolgate-audit-`). A thread that ends
+/// between the listing and its reading is left out.
+pub fn thread_ticks(pid: u32) -> Result<BTreeMap<u32, (String, u64)>, ProcError> {
+    let dir = PathBuf::from(format!("/proc/{pid}/task"));
+    let tasks = std::fs::read_dir(&dir).map_err(|source| ProcError::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut threads = BTreeMap::new();
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let ticks = parse_stat(&text)?.total();
+        threads.insert(tid, (parse_stat_comm(&text)?.to_owned(), ticks));
+    }
+    Ok(threads)
 }
 
 /// The resident set size of process `pid`, in bytes.
@@ -148,6 +187,49 @@ mod tests {
             }
         );
         assert_eq!(t.total(), 860);
+    }
+
+    #[test]
+    fn stat_comm_keeps_its_parentheses_and_spaces() {
+        assert_eq!(parse_stat_comm(STAT).unwrap(), "tokio (rt) x");
+        assert!(parse_stat_comm("1 x) S (").is_err());
+    }
+
+    #[test]
+    fn threads_of_this_process_by_id_and_name() {
+        let name = "tg-load-test-th";
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<u64>();
+        let spinner = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                // Busy until the kernel has charged it two ticks (however
+                // long a busy machine takes), then parked until read.
+                let own = || {
+                    std::fs::read_to_string("/proc/thread-self/stat")
+                        .map(|t| parse_stat(&t).unwrap().total())
+                        .unwrap()
+                };
+                while own() < 2 {
+                    std::hint::black_box(0u64.wrapping_add(1));
+                }
+                ready_tx.send(own()).unwrap();
+                let _ = rx.recv();
+            })
+            .unwrap();
+        let spun = ready.recv().unwrap();
+        let threads = thread_ticks(std::process::id()).unwrap();
+        tx.send(()).unwrap();
+        spinner.join().unwrap();
+        let mine: Vec<_> = threads.values().filter(|(n, _)| n == name).collect();
+        assert_eq!(mine.len(), 1, "{threads:?}");
+        assert!(mine[0].1 >= spun, "{threads:?}");
+        // Every thread's ticks are in the process's total.
+        let sum: u64 = threads.values().map(|(_, t)| t).sum();
+        assert!(
+            sum <= cpu_ticks(std::process::id()).unwrap().total(),
+            "{threads:?}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! budget lines. Printed as a table for people or serialized with `--json`
 //! for machines.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -92,6 +93,9 @@ pub struct Row {
     /// Of that, the time in the kernel (system calls, the network stack,
     /// wake-ups), µs: what a proxy cannot save by doing less itself.
     pub kernel_us_per_call: Option<f64>,
+    /// `cpu_us_per_call` split by thread name (the SQLite audit thread
+    /// apart from the runtime's), µs; empty when not read.
+    pub cpu_us_per_call_by_thread: BTreeMap<String, f64>,
     /// CPU time of the fixture behind it per successful call, µs.
     pub upstream_cpu_us_per_call: Option<f64>,
     /// The load generator's CPU time over the runs' time (1.0: a full
@@ -136,6 +140,10 @@ impl Row {
             error_samples: total.error_samples.clone(),
             cpu_us_per_call: per_call(sum(|m| m.cpu_ticks)),
             kernel_us_per_call: per_call(sum(|m| m.kernel_ticks)),
+            cpu_us_per_call_by_thread: by_thread(runs)
+                .into_iter()
+                .filter_map(|(name, t)| Some((name, per_call(Some(t))?)))
+                .collect(),
             upstream_cpu_us_per_call: per_call(sum(|m| m.upstream_ticks)),
             send_lag_p99_us: (total.send_lag.count() > 0)
                 .then(|| micros(total.send_lag.quantile(0.99))),
@@ -255,6 +263,40 @@ fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
 }
 
+/// Each thread name's ticks over all `runs`; empty unless every run read
+/// them (a partial sum would be charged to every call).
+fn by_thread(runs: &[Measured]) -> BTreeMap<String, u64> {
+    let mut sum = BTreeMap::new();
+    for m in runs {
+        let Some(threads) = &m.thread_ticks else {
+            return BTreeMap::new();
+        };
+        for (name, t) in threads {
+            *sum.entry(name.clone()).or_insert(0) += t;
+        }
+    }
+    sum
+}
+
+/// `by thread: a 60.1, b 9.8 µs/call`, busiest first; `None` for a
+/// process with one thread (its figure is the row's).
+pub fn thread_line(row: &Row) -> Option<String> {
+    let mut threads: Vec<_> = row
+        .cpu_us_per_call_by_thread
+        .iter()
+        .filter(|&(_, &us)| us > 0.0)
+        .collect();
+    if threads.len() < 2 {
+        return None;
+    }
+    threads.sort_by(|a, b| b.1.total_cmp(a.1));
+    let list: Vec<String> = threads
+        .iter()
+        .map(|(name, us)| format!("{name} {us:.1}"))
+        .collect();
+    Some(format!("by thread: {} µs/call", list.join(", ")))
+}
+
 /// The report as text tables.
 pub fn table(report: &Report) -> String {
     let mut s = String::new();
@@ -339,6 +381,9 @@ fn level_table(s: &mut String, report: &Report, level: Level) {
         if let Some(lag) = r.send_lag_p99_us {
             let _ = writeln!(s, "             sender lag p99: {lag:.1} µs");
         }
+        if let Some(line) = thread_line(r) {
+            let _ = writeln!(s, "             {line}");
+        }
         for e in &r.error_samples {
             let _ = writeln!(s, "             error: {e}");
         }
@@ -399,6 +444,7 @@ mod tests {
             },
             cpu_ticks: Some(cpu),
             kernel_ticks: kernel,
+            thread_ticks: None,
             upstream_ticks: None,
             generator_ticks: None,
         }
@@ -422,6 +468,42 @@ mod tests {
                 .any(|l| l.starts_with("toolgate") && l.contains(" 30.0 ") && l.contains(" 10.0 ")),
             "{text}"
         );
+    }
+
+    #[test]
+    fn cpu_is_split_by_thread_over_every_round() {
+        let threads = |rt: u64, audit: u64| {
+            Some(BTreeMap::from([
+                ("toolgate".to_owned(), rt),
+                ("toolgate-audit-".to_owned(), audit),
+            ]))
+        };
+        let mut runs = [measured(1, 50, None), measured(3, 70, None)];
+        runs[0].thread_ticks = threads(40, 10);
+        runs[1].thread_ticks = threads(60, 10);
+        let row = Row::aggregate(
+            "toolgate",
+            Level::Closed { concurrency: 8 },
+            &runs,
+            1_000_000,
+        );
+        let split = &row.cpu_us_per_call_by_thread;
+        assert_eq!(split.get("toolgate"), Some(&25.0));
+        assert_eq!(split.get("toolgate-audit-"), Some(&5.0));
+        assert_eq!(
+            thread_line(&row).as_deref(),
+            Some("by thread: toolgate 25.0, toolgate-audit- 5.0 µs/call")
+        );
+        let text = table(&build(settings(), Vec::new(), Vec::new(), vec![row], None));
+        assert!(
+            text.contains("             by thread: toolgate 25.0"),
+            "{text}"
+        );
+        // A round that could not read its threads: no split at all.
+        runs[1].thread_ticks = None;
+        let row = Row::aggregate("t", Level::Closed { concurrency: 8 }, &runs, 1_000_000);
+        assert!(row.cpu_us_per_call_by_thread.is_empty());
+        assert_eq!(thread_line(&row), None);
     }
 
     #[test]

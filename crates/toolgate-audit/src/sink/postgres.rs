@@ -16,7 +16,14 @@ use crate::chain::{ChainHead, VerifyReport, join_all};
 use crate::error::{AuditError, db_error, migrate_error};
 use crate::record::{AuditRecord, StoredRecord};
 
-const MIGRATION: &str = include_str!("../../migrations/postgres/0001_audit_log.sql");
+/// The shipped migrations (see `sqlite.rs`). The verdict index stays whole
+/// here: its upkeep is the database server's work, not the gateway's, and
+/// rebuilding an index on a fleet's shared table would hold every
+/// gateway's appends while it builds.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "audit log",
+    include_str!("../../migrations/postgres/0001_audit_log.sql"),
+)];
 
 /// Times travel as the same RFC 3339 text SQLite stores, so both sinks read
 /// back exactly what was hashed; JSON as text, kept verbatim by `json`.
@@ -59,7 +66,7 @@ impl PostgresSink {
             .connect(url)
             .await
             .map_err(db_error("connecting to the PostgreSQL audit log"))?;
-        migrator_for(MIGRATION)
+        migrator_for(MIGRATIONS)
             .run(&pool)
             .await
             .map_err(migrate_error)?;

@@ -286,6 +286,10 @@ pub(crate) fn insert_sql(d: &Dialect, rows: usize) -> String {
     sql
 }
 
+/// The verdict of an allowed call: the one value the verdict index leaves
+/// out (`migrations/sqlite/0002_verdict_index_unallowed.sql` spells it too).
+const ALLOW: &str = "allow";
+
 /// A value to bind into a query.
 pub(crate) enum Bind {
     Text(String),
@@ -317,6 +321,11 @@ pub(crate) fn query_sql(d: &Dialect, q: &Query) -> (String, Vec<Bind>) {
         if let Some(v) = value {
             cond(column, "=", Bind::Text(v.clone()));
         }
+    }
+    if q.verdict.as_deref().is_some_and(|v| v != ALLOW) {
+        // Implied by the filter, and the term SQLite must see to use the
+        // partial index on the other verdicts (migration 0002).
+        sql.push_str(&format!(" AND verdict <> '{ALLOW}'"));
     }
     sql.push_str(if q.newest_first {
         " ORDER BY seq DESC"
