@@ -111,8 +111,9 @@ pub struct Measured {
     pub cpu_ticks: Option<u64>,
     /// Of those, the ticks spent in the kernel (system time).
     pub kernel_ticks: Option<u64>,
-    /// Of those, each thread's (by name: [`procfs::thread_ticks`]), to tell
-    /// the data path's runtime from the audit log's thread.
+    /// Of those, each thread name's ([`procfs::thread_ticks`], subtracted
+    /// thread by thread in `thread_delta`), to tell the data path's runtime
+    /// from the audit log's thread.
     pub thread_ticks: Option<BTreeMap<String, u64>>,
     /// CPU ticks the fixture used during the run (through a proxy).
     pub upstream_ticks: Option<u64>,
