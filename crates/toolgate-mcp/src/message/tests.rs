@@ -254,3 +254,67 @@ fn json_string_escapes_like_serde_json() {
         assert_eq!(back, s);
     }
 }
+
+/// What the one-pass read gives must be what the two passes give: same
+/// kind, id and bytes forwarded, and nothing where they refuse.
+fn assert_one_pass_agrees(bytes: &[u8]) {
+    let one = super::single_in_one_pass(bytes);
+    match super::single_in_two_passes(bytes) {
+        Ok(Payload::Single(Ok(two))) => {
+            let one = one.unwrap_or_else(|| panic!("one pass refused {bytes:?}"));
+            assert_eq!(one.kind(), two.kind());
+            assert_eq!(one.id(), two.id());
+            assert_eq!(one.to_bytes(), two.to_bytes());
+        }
+        _ => assert!(one.is_none(), "one pass read {bytes:?}"),
+    }
+}
+
+#[test]
+fn one_pass_reads_valid_messages_and_leaves_the_rest_to_two_passes() {
+    let cases: [&[u8]; 10] = [
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":[1,2.50,"\u00e9"]}},"x-extra":{"k":null}}"#,
+        br#" {"jsonrpc":"2.0","id":"a","result":{"content":[]}} "#,
+        br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        // Not valid messages: answered with -32600 and their id.
+        br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
+        br#"{"jsonrpc":"2.0","id":1,"method":"x","method":"y"}"#,
+        br#"[]"#,
+        // Not JSON: -32700.
+        br#"{"jsonrpc":"2.0","id":1,"method":"x"} trailing"#,
+        br#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":}}"#,
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\xff\"}}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"x\xfe\":1}",
+    ];
+    for bytes in cases {
+        assert_one_pass_agrees(bytes);
+    }
+    // Invalid UTF-8 anywhere, even in a member nobody reads, is not JSON.
+    for bytes in &cases[8..] {
+        assert!(Payload::parse(bytes).is_err(), "{bytes:?}");
+    }
+    assert!(matches!(
+        Payload::parse(cases[3]),
+        Ok(Payload::Single(Err(EnvelopeError { id: None, .. })))
+    ));
+}
+
+mod one_pass_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A valid request with one byte changed, dropped or cut short.
+        #[test]
+        fn agrees_with_two_passes(at in 0usize..200, byte in any::<u8>(), how in 0u8..3) {
+            let mut bytes = br#"{"jsonrpc":"2.0","id":"r-1","method":"tools/call","params":{"name":"createLead","arguments":{"n":1e3,"s":"\u00e9\n","l":[true,null]}},"x":[]}"#.to_vec();
+            let at = at % bytes.len();
+            match how {
+                0 => bytes[at] = byte,
+                1 => { bytes.remove(at); }
+                _ => bytes.truncate(at),
+            }
+            assert_one_pass_agrees(&bytes);
+        }
+    }
+}
