@@ -79,10 +79,16 @@ impl MemoryStore {
         // Check every charge first, then apply: all or nothing.
         for (index, c) in charges.iter().enumerate() {
             let window = window_ms(c);
-            let counter = inner
-                .counters
-                .entry(c.key.clone())
-                .or_insert_with(|| Counter::new(c.sliding, window, now));
+            // Looked up before it is inserted: `entry` would take an owned
+            // key, a copy of it on every call for a counter that nearly
+            // always exists.
+            let counter = match inner.counters.get_mut(&c.key) {
+                Some(counter) => counter,
+                None => inner
+                    .counters
+                    .entry(c.key.clone())
+                    .or_insert_with(|| Counter::new(c.sliding, window, now)),
+            };
             counter.adapt(c.sliding, window, now);
             let current = counter.value(now);
             if current.saturating_add(c.amount) > c.max {
