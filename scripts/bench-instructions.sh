@@ -4,11 +4,14 @@
 # the data path where the wall-clock harness (bench-compare.sh) cannot
 # resolve a few percent.
 #
-#   scripts/bench-instructions.sh [-d 5s] [-c 1] BIN [BIN ...]
+#   scripts/bench-instructions.sh [-d 5s] [-c 1] BIN|hyper [BIN|hyper ...]
 #
 # For each toolgate binary: a fresh fixture upstream and the gateway with
 # `compare`'s config and policy (audit to SQLite), a 2 s warm-up uncounted,
-# then `toolgate-load run` for the duration with instrumentation on. Prints
+# then `toolgate-load run` for the duration with instrumentation on. The
+# word `hyper` instead of a binary counts the stack's floor the same way:
+# `toolgate-load hyper-proxy`, a proxy on tokio and hyper that does no
+# work (what any proxy on this stack executes a call). Prints
 # user-space instructions per answered call, in all and without two parts
 # valgrind distorts: SHA-256 (its CPU model has no SHA extensions, so the
 # portable code runs, several times the instructions) and SQLite statement
@@ -28,14 +31,16 @@ while getopts "d:c:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-d 5s] [-c 1] TOOLGATE_BIN..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-d 5s] [-c 1] TOOLGATE_BIN|hyper..." >&2; exit 2; }
 for tool in valgrind callgrind_control callgrind_annotate curl python3; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (apt-get install valgrind curl python3)" >&2; exit 1; }
 done
 # The binaries as given, from where the script was called.
 bins=()
 for b in "$@"; do
-  bins+=("$(realpath -e "$b")") || { echo "$0: no such binary: $b" >&2; exit 1; }
+  if [ "$b" = hyper ]; then bins+=(hyper); else
+    bins+=("$(realpath -e "$b")") || { echo "$0: no such binary: $b" >&2; exit 1; }
+  fi
 done
 cd "$(dirname "$0")/.."
 
@@ -53,17 +58,45 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 # shellcheck source=lib/stack.sh
 . scripts/lib/stack.sh
 
+# The floor under callgrind in front of a fixture, as start_stack does for
+# a gateway (same variables, so stop_stack ends it).
+start_floor() {
+  local log=$1 fx_port gw_port
+  fx_port=$(free_port)
+  gw_port=$(free_port)
+  stack_dir=
+  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
+  stack_fx=$!
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$2" \
+    "$load" hyper-proxy --listen "127.0.0.1:$gw_port" --upstream "127.0.0.1:$fx_port" >"$log" 2>&1 &
+  stack_gw=$!
+  stack_url="http://127.0.0.1:$gw_port"
+  for _ in $(seq 1 120); do
+    # The proxy answers anything; a status, even an error, means it is up.
+    curl -s -o /dev/null "$stack_url/" && return 0
+    sleep 0.5
+  done
+  echo "the floor did not start (see $log)" >&2
+  stop_stack
+  return 1
+}
+
 measure() {
   local bin=$1 name vg url
   name=$(basename "$bin")-$(date +%s)
-  start_stack "$out/$name.log" valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$out/$name.cg" "$bin" || { echo "$bin: no gateway" >&2; return 1; }
+  if [ "$bin" = hyper ]; then
+    start_floor "$out/$name.log" "$out/$name.cg" || return 1
+    url=$stack_url/mcp
+  else
+    start_stack "$out/$name.log" valgrind --tool=callgrind --instr-atstart=no \
+      --callgrind-out-file="$out/$name.cg" "$bin" || { echo "$bin: no gateway" >&2; return 1; }
+    url=$stack_url/mcp/crm
+  fi
   vg=$stack_gw
-  url=$stack_url
-  "$load" run --url "$url/mcp/crm" --token $token --concurrency "$concurrency" \
+  "$load" run --url "$url" --token $token --concurrency "$concurrency" \
     --duration 2s --no-pin >/dev/null
   callgrind_control -i on $vg >/dev/null 2>&1
-  "$load" run --url "$url/mcp/crm" --token $token --concurrency "$concurrency" \
+  "$load" run --url "$url" --token $token --concurrency "$concurrency" \
     --duration "$duration" --no-pin --json >"$out/$name.run.json"
   callgrind_control -i off $vg >/dev/null 2>&1
   callgrind_control -d $vg >/dev/null 2>&1
