@@ -58,34 +58,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 # shellcheck source=lib/stack.sh
 . scripts/lib/stack.sh
 
-# The floor under callgrind in front of a fixture, as start_stack does for
-# a gateway (same variables, so stop_stack ends it).
-start_floor() {
-  local log=$1 fx_port gw_port
-  fx_port=$(free_port)
-  gw_port=$(free_port)
-  stack_dir=
-  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
-  stack_fx=$!
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$2" \
-    "$load" hyper-proxy --listen "127.0.0.1:$gw_port" --upstream "127.0.0.1:$fx_port" >"$log" 2>&1 &
-  stack_gw=$!
-  stack_url="http://127.0.0.1:$gw_port"
-  for _ in $(seq 1 120); do
-    # The proxy answers anything; a status, even an error, means it is up.
-    curl -s -o /dev/null "$stack_url/" && return 0
-    sleep 0.5
-  done
-  echo "the floor did not start (see $log)" >&2
-  stop_stack
-  return 1
-}
-
 measure() {
   local bin=$1 name vg url
   name=$(basename "$bin")-$(date +%s)
   if [ "$bin" = hyper ]; then
-    start_floor "$out/$name.log" "$out/$name.cg" || return 1
+    start_floor "$out/$name.log" valgrind --tool=callgrind --instr-atstart=no \
+      --callgrind-out-file="$out/$name.cg" || return 1
     url=$stack_url/mcp
   else
     start_stack "$out/$name.log" valgrind --tool=callgrind --instr-atstart=no \

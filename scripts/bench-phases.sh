@@ -56,20 +56,13 @@ token=toolgate-load-bearer-token-0001
 . scripts/lib/stack.sh
 
 measure() {
-  local target=$1 url pid fx fx_port gw_port
+  local target=$1 url pid fx
   if [ "$target" = hyper ]; then
-    fx_port=$(free_port)
-    gw_port=$(free_port)
-    taskset -c 1 "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
-    fx=$!
-    taskset -c 1 "$load" hyper-proxy --listen "127.0.0.1:$gw_port" \
-      --upstream "127.0.0.1:$fx_port" >/dev/null 2>&1 &
-    pid=$!
-    url=http://127.0.0.1:$gw_port/mcp
-    for _ in $(seq 1 50); do
-      ss -ltn | grep -q ":$gw_port " && break
-      sleep 0.1
-    done
+    start_floor "$work/floor.log" taskset -c 1 || return 1
+    taskset -p -c 1 "$stack_fx" >/dev/null
+    pid=$stack_gw
+    fx=$stack_fx
+    url=$stack_url/mcp
   else
     start_stack "$work/gateway.log" taskset -c 1 "$target" || return 1
     taskset -p -c 1 "$stack_fx" >/dev/null
@@ -144,12 +137,7 @@ for i, (t0, a) in enumerate(events):
 print('  ' + ', '.join(f'{k} {statistics.median(v):.1f}' if v else f'{k} -' for k, v in spans.items())
       + f' (µs, medians of {min(len(v) for v in spans.values())} calls)')
 EOF
-  if [ "$target" = hyper ]; then
-    kill "$pid" "$fx" 2>/dev/null || true
-    wait "$pid" "$fx" 2>/dev/null || true
-  else
-    stop_stack
-  fi
+  stop_stack
 }
 
 for t in "${targets[@]}"; do

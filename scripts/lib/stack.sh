@@ -4,6 +4,8 @@
 #
 #   start_stack LOG CMD...   # CMD (e.g. valgrind ... toolgate) gets `serve --config toolgate.yaml`
 #
+# (start_floor LOG CMD... does the same for the stack's floor, below.)
+#
 # Starts a fixture on a free port, writes the config into a temp directory
 # ($stack_dir), runs `CMD serve --config toolgate.yaml` there with its
 # output in LOG, and waits up to a minute for /healthz. Sets $stack_fx and
@@ -40,6 +42,33 @@ start_stack() {
     sleep 0.5
   done
   echo "the gateway did not start (see $log)" >&2
+  stop_stack
+  return 1
+}
+
+# The stack's floor instead of a gateway: a fixture on a free port and
+# `CMD $load hyper-proxy` in front of it (CMD: e.g. `taskset -c 1`, or
+# valgrind's command line; none at all is fine), output in LOG. Sets the
+# same variables as start_stack (the proxy's pid in $stack_gw), so
+# stop_stack ends it; the fixture's MCP endpoint is $stack_url/mcp.
+start_floor() {
+  local log=$1 fx_port gw_port
+  shift
+  stack_dir=
+  fx_port=$(free_port)
+  gw_port=$(free_port)
+  "$load" fixture --listen "127.0.0.1:$fx_port" >/dev/null 2>&1 &
+  stack_fx=$!
+  "$@" "$load" hyper-proxy --listen "127.0.0.1:$gw_port" --upstream "127.0.0.1:$fx_port" >"$log" 2>&1 &
+  stack_gw=$!
+  stack_url="http://127.0.0.1:$gw_port"
+  for _ in $(seq 1 120); do
+    # The proxy answers any path; a status, even an error, means it is up.
+    curl -s -o /dev/null "$stack_url/" && return 0
+    kill -0 "$stack_gw" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "the floor did not start (see $log)" >&2
   stop_stack
   return 1
 }
