@@ -36,14 +36,7 @@ start_stack() {
   (cd "$stack_dir" && TOOLGATE_LOG=warn exec "$@" serve --config toolgate.yaml) >"$log" 2>&1 &
   stack_gw=$!
   stack_url="http://127.0.0.1:$gw_port"
-  for _ in $(seq 1 120); do
-    curl -sf -o /dev/null "$stack_url/healthz" && return 0
-    kill -0 "$stack_gw" 2>/dev/null || break
-    sleep 0.5
-  done
-  echo "the gateway did not start (see $log)" >&2
-  stop_stack
-  return 1
+  await_stack "the gateway" "$log" -f "$stack_url/healthz"
 }
 
 # The stack's floor instead of a gateway: a fixture on a free port and
@@ -62,13 +55,21 @@ start_floor() {
   "$@" "$load" hyper-proxy --listen "127.0.0.1:$gw_port" --upstream "127.0.0.1:$fx_port" >"$log" 2>&1 &
   stack_gw=$!
   stack_url="http://127.0.0.1:$gw_port"
+  # The proxy answers any path; a status, even an error, means it is up.
+  await_stack "the floor" "$log" "$stack_url/"
+}
+
+# Waits up to a minute until `curl CURL_ARGS...` succeeds while $stack_gw
+# runs; otherwise says WHAT did not start and stops the stack (returns 1).
+await_stack() {
+  local what=$1 log=$2
+  shift 2
   for _ in $(seq 1 120); do
-    # The proxy answers any path; a status, even an error, means it is up.
-    curl -s -o /dev/null "$stack_url/" && return 0
+    curl -s -o /dev/null "$@" && return 0
     kill -0 "$stack_gw" 2>/dev/null || break
     sleep 0.5
   done
-  echo "the floor did not start (see $log)" >&2
+  echo "$what did not start (see $log)" >&2
   stop_stack
   return 1
 }
