@@ -8,15 +8,18 @@
 //! and hashed the records, and every value was copied on its way (the
 //! record, its normalized copy, the row, sqlx's `Arc` around each bound
 //! value). Here a batch crosses once each way, its records are moved in,
-//! normalized, hashed and bound where they lie, and the INSERT is prepared
-//! once for the connection (docs/benchmarks.md, "The SQLite appender").
+//! normalized, hashed and bound where they lie, and the INSERTs (see
+//! [`Inserts`]) are prepared once for the connection (docs/benchmarks.md,
+//! "The SQLite appender").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Statement, ToSql, TransactionBehavior, params,
+};
 use tokio::sync::oneshot;
 
 use super::AppendError;
@@ -55,7 +58,7 @@ impl Appender {
             .spawn(move || match open(&path) {
                 Ok(conn) => {
                     let _ = opened_tx.send(Ok(()));
-                    serve(conn, &queue, &row::insert_sql(&DIALECT, 1));
+                    serve(conn, &queue, &Inserts::new());
                 }
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
@@ -116,13 +119,14 @@ fn open(path: &Path) -> Result<Connection, AuditError> {
     Ok(conn)
 }
 
-/// Appends each job's batch until every [`Appender`] is gone; `insert` is
-/// the one-row INSERT the SQL sinks share ([`row::insert_sql`]).
-fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>, insert: &str) {
+/// Appends each job's batch until every [`Appender`] is gone.
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>, inserts: &Inserts) {
     while let Ok(Job { mut records, done }) = queue.recv() {
         // A panic must not lose the batch: the records stay in `records`
         // until the commit, and the transaction rolls back as it unwinds.
-        let outcome = catch_unwind(AssertUnwindSafe(|| append(&mut conn, insert, &mut records)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            append(&mut conn, inserts, &mut records)
+        }));
         let outcome = match outcome {
             Ok(Ok(links)) => Ok(join_all(records, links)),
             Ok(Err(e)) => Err(AppendError::new(e, records)),
@@ -138,12 +142,89 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>, insert: &str) {
     }
 }
 
+/// The INSERTs a batch is written with: one per power of two rows up to
+/// [`SLICE`], so a batch of any size is a few statements, each prepared
+/// once for the connection.
+///
+/// Why several rows a statement: SQLite keeps a statement's cursors open
+/// from row to row, and an index cursor left on the last entry takes a
+/// key that sorts after it without descending the B-tree again
+/// (`sqlite3BtreeIndexMoveto`). Time, and a grant's or a tool's rows in
+/// seq order, are such keys: a one-row INSERT descended each index from
+/// its root for every row, comparing keys at each level, 8k of the 25k
+/// instructions a call the SQLite thread spent (docs/benchmarks.md, "The
+/// SQLite appender").
+struct Inserts {
+    /// `sql[k]` inserts `2^k` rows ([`row::insert_sql`]).
+    sql: Vec<String>,
+}
+
+impl Inserts {
+    fn new() -> Inserts {
+        let sql = (0..=SLICE.ilog2())
+            .map(|k| row::insert_sql(&DIALECT, 1 << k))
+            .collect();
+        Inserts { sql }
+    }
+
+    /// The INSERT for the most rows, up to `remaining` (at least 1), and
+    /// how many rows it takes.
+    fn at_most(&self, remaining: usize) -> (&str, usize) {
+        let k = remaining.clamp(1, SLICE).ilog2() as usize;
+        (&self.sql[k], 1 << k)
+    }
+}
+
+/// Binds `record` at `link` as the row whose first parameter is `first`
+/// (from 1), in [`row::COLUMNS`] order, as `insert_sql` names them.
+fn bind_row(
+    insert: &mut Statement<'_>,
+    first: usize,
+    record: &AuditRecord,
+    link: &Link,
+) -> rusqlite::Result<()> {
+    let time = rfc3339::Stamp::of(record.time);
+    // Normalized: both fit.
+    let gateway_micros = i64::try_from(record.gateway_micros).unwrap_or(i64::MAX);
+    let upstream_micros = i64::try_from(record.upstream_micros).unwrap_or(i64::MAX);
+    let argument_keys = canonical::string_array(&record.argument_keys);
+    let arguments = record.arguments.as_ref().map(canonical::canonical_json);
+    let values: [&dyn ToSql; row::COLUMNS.len()] = [
+        &link.seq,
+        &time.as_str(),
+        &record.request_id,
+        &record.grant,
+        &record.principal,
+        &record.session,
+        &record.server,
+        &record.method,
+        &record.target,
+        &record.verdict,
+        &record.rule,
+        &record.policy_version,
+        &record.reason,
+        &record.upstream,
+        &record.rpc_error_code,
+        &gateway_micros,
+        &upstream_micros,
+        &argument_keys,
+        &record.arguments_sha256,
+        &arguments,
+        &link.prev_hash,
+        &link.hash,
+    ];
+    for (i, value) in values.into_iter().enumerate() {
+        insert.raw_bind_parameter(first + i, value)?;
+    }
+    Ok(())
+}
+
 /// Links `records` (normalizing them in place) after the chain head and
 /// inserts them, in one `BEGIN IMMEDIATE` transaction (so two writers
 /// cannot both extend the same head); returns their links once committed.
 fn append(
     conn: &mut Connection,
-    insert: &str,
+    inserts: &Inserts,
     records: &mut [AuditRecord],
 ) -> Result<Vec<Link>, AuditError> {
     let tx = conn
@@ -169,50 +250,27 @@ fn append(
             what: "the chain head (missing)",
         })?;
     let mut links = Vec::with_capacity(records.len());
-    {
-        let mut insert = tx
-            .prepare_cached(insert)
-            .map_err(sqlite_error("appending"))?;
-        for (i, record) in records.iter_mut().enumerate() {
-            if i > 0 && i % SLICE == 0 {
-                // This thread may share a core with the runtime: a woken
-                // request runs now rather than after the whole batch (the
-                // scheduler lets a running thread finish its slice first).
-                std::thread::yield_now();
-            }
+    let (mut done, mut since_yield) = (0, 0);
+    while done < records.len() {
+        if since_yield >= SLICE {
+            // This thread may share a core with the runtime: a woken
+            // request runs now rather than after the whole batch (the
+            // scheduler lets a running thread finish its slice first).
+            std::thread::yield_now();
+            since_yield = 0;
+        }
+        let (sql, rows) = inserts.at_most(records.len() - done);
+        let mut insert = tx.prepare_cached(sql).map_err(sqlite_error("appending"))?;
+        for (row, record) in records[done..done + rows].iter_mut().enumerate() {
             record.normalize();
             let link = head.next(record);
-            let time = rfc3339::Stamp::of(record.time);
-            // In `row::COLUMNS` order, as `insert_sql` names them.
-            insert
-                .execute(params![
-                    link.seq,
-                    time.as_str(),
-                    record.request_id,
-                    record.grant,
-                    record.principal,
-                    record.session,
-                    record.server,
-                    record.method,
-                    record.target,
-                    record.verdict,
-                    record.rule,
-                    record.policy_version,
-                    record.reason,
-                    record.upstream,
-                    record.rpc_error_code,
-                    // Normalized: both fit.
-                    i64::try_from(record.gateway_micros).unwrap_or(i64::MAX),
-                    i64::try_from(record.upstream_micros).unwrap_or(i64::MAX),
-                    canonical::string_array(&record.argument_keys),
-                    record.arguments_sha256,
-                    record.arguments.as_ref().map(canonical::canonical_json),
-                    link.prev_hash,
-                    link.hash,
-                ])
+            bind_row(&mut insert, row * row::COLUMNS.len() + 1, record, &link)
                 .map_err(sqlite_error("appending"))?;
             links.push(link);
         }
+        insert.raw_execute().map_err(sqlite_error("appending"))?;
+        done += rows;
+        since_yield += rows;
     }
     tx.prepare_cached("UPDATE audit_chain_head SET seq = ?1, hash = ?2 WHERE id = 1")
         .and_then(|mut update| update.execute(params![head.seq, head.hash]))
@@ -286,5 +344,77 @@ mod tests {
         assert_eq!(seqs, [2, 3, 4]);
         let report = sink.verify().await.unwrap();
         assert_eq!((report.records, report.first_problem), (4, None));
+    }
+
+    #[test]
+    fn a_batch_of_any_size_is_cut_into_the_largest_inserts_there_are() {
+        let inserts = Inserts::new();
+        let rows_of = |n: usize| {
+            let mut cuts = Vec::new();
+            let mut left = n;
+            while left > 0 {
+                let (sql, rows) = inserts.at_most(left);
+                assert_eq!(sql.matches('(').count(), rows + 1, "{rows} rows: {sql}");
+                cuts.push(rows);
+                left -= rows;
+            }
+            cuts
+        };
+        assert_eq!(rows_of(1), [1]);
+        assert_eq!(rows_of(SLICE), [SLICE]);
+        assert_eq!(rows_of(23), [16, 4, 2, 1]);
+        assert_eq!(rows_of(40), [16, 16, 8]);
+    }
+
+    #[tokio::test]
+    async fn every_row_of_every_insert_is_stored_as_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = super::super::SqliteSink::open(&dir.path().join("a.db"))
+            .await
+            .unwrap();
+        // Records that differ in every column, so a row bound at the wrong
+        // offset, or a column shifted within a row, reads back different.
+        let record = |n: usize| {
+            let mut r = crate::record::tests::full_record();
+            let text = |what: &str| format!("{what}-{n}");
+            r.time += Duration::from_micros(n as u64);
+            r.request_id = text("req");
+            r.grant = text("grant");
+            r.principal = (!n.is_multiple_of(3)).then(|| text("sub"));
+            r.session = Some(text("session"));
+            r.server = text("server");
+            r.method = text("method");
+            r.target = n.is_multiple_of(2).then(|| text("tool"));
+            r.verdict = ["allow", "deny"][n % 2].into();
+            r.rule = Some(text("/tools/x"));
+            r.policy_version = Some(text("policy"));
+            r.reason = (n % 2 == 1).then(|| text("reason"));
+            r.upstream = text("up");
+            r.rpc_error_code = n.is_multiple_of(4).then_some(-(n as i64));
+            r.gateway_micros = n as u64;
+            r.upstream_micros = 2 * n as u64;
+            r.argument_keys = vec![text("key")];
+            r.arguments_sha256 = Some(text("sha"));
+            r.arguments = Some(serde_json::json!({ "n": n }));
+            r
+        };
+        let mut sent = Vec::new();
+        // One batch of each shape: one row, a whole insert, a remainder.
+        for size in [1, SLICE, 23, 2 * SLICE + 7] {
+            let batch: Vec<_> = (sent.len()..sent.len() + size).map(record).collect();
+            sent.extend(batch.iter().map(AuditRecord::normalized));
+            sink.append(batch).await.unwrap();
+        }
+        let stored = sink.query(&crate::sink::Query::default()).await.unwrap();
+        let seqs: Vec<_> = stored.iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, (1..=sent.len() as i64).collect::<Vec<_>>());
+        for (s, r) in stored.iter().zip(&sent) {
+            assert_eq!(&s.record, r, "seq {}", s.seq);
+        }
+        let report = sink.verify().await.unwrap();
+        assert_eq!(
+            (report.records, report.first_problem),
+            (sent.len() as u64, None)
+        );
     }
 }
