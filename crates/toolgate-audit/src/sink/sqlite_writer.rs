@@ -151,9 +151,9 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Job>, inserts: &Inserts) {
 /// key that sorts after it without descending the B-tree again
 /// (`sqlite3BtreeIndexMoveto`). Time, and a grant's or a tool's rows in
 /// seq order, are such keys: a one-row INSERT descended each index from
-/// its root for every row, comparing keys at each level, 8k of the 25k
-/// instructions a call the SQLite thread spent (docs/benchmarks.md, "The
-/// SQLite appender").
+/// its root for every row, comparing keys at each level: 9.2k of the 23.4k
+/// instructions a call `sqlite3_step` took at c=8 (docs/benchmarks.md,
+/// "Several rows an INSERT").
 struct Inserts {
     /// `sql[k]` inserts `2^k` rows ([`row::insert_sql`]).
     sql: Vec<String>,
@@ -250,14 +250,14 @@ fn append(
             what: "the chain head (missing)",
         })?;
     let mut links = Vec::with_capacity(records.len());
-    let (mut done, mut since_yield) = (0, 0);
+    let mut done = 0;
     while done < records.len() {
-        if since_yield >= SLICE {
+        // Full inserts come first, so this is every SLICE rows.
+        if done > 0 && done.is_multiple_of(SLICE) {
             // This thread may share a core with the runtime: a woken
             // request runs now rather than after the whole batch (the
             // scheduler lets a running thread finish its slice first).
             std::thread::yield_now();
-            since_yield = 0;
         }
         let (sql, rows) = inserts.at_most(records.len() - done);
         let mut insert = tx.prepare_cached(sql).map_err(sqlite_error("appending"))?;
@@ -270,7 +270,6 @@ fn append(
         }
         insert.raw_execute().map_err(sqlite_error("appending"))?;
         done += rows;
-        since_yield += rows;
     }
     tx.prepare_cached("UPDATE audit_chain_head SET seq = ?1, hash = ?2 WHERE id = 1")
         .and_then(|mut update| update.execute(params![head.seq, head.hash]))
